@@ -1,0 +1,181 @@
+"""`POST /ask`: the seed tutorial's endpoint, served by the same process as the page.
+
+Plain text (the default): the body is exactly the answer, written chunk by chunk. If the
+provider fails after the first chunk, the status is already sent, so the body ends with
+one line that starts with `ERROR_MARK`. With `Accept: text/event-stream` the answer comes
+as Server-Sent Events: one `data:` event per chunk, then `event: done` with the figures,
+or `event: error` with a human message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator
+from typing import Literal
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from starlette.middleware.cors import CORSMiddleware
+
+from llm.errors import ConfigError, ProviderError, RivuletError
+from llm.factory import ModelRegistry
+from llm.settings import Settings
+from llm.streaming import AnswerStats, Turn, stream_answer
+
+log = logging.getLogger("rivulet.api")
+
+#: Starts the last line of a plain-text answer that failed after its first chunk.
+ERROR_MARK = "\n\n[rivulet error] "
+LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+class HistoryItem(BaseModel):
+    """One earlier message of the conversation."""
+
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["user", "assistant"]
+    content: StrictStr
+
+
+class AskRequest(BaseModel):
+    """The JSON body of `POST /ask`."""
+
+    model_config = ConfigDict(extra="ignore")
+    prompt: StrictStr = Field(description="The question to answer")
+    history: list[HistoryItem] = Field(default_factory=list, description="Earlier turns, oldest first")
+    system: StrictStr | None = Field(None, description="System prompt; the server's default when absent")
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt is empty or only whitespace")
+        return value
+
+    def size(self) -> int:
+        return len(self.prompt) + sum(len(item.content) for item in self.history) + len(self.system or "")
+
+
+def _error(status: int, message: str, **extra: object) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def sse_event(data: str, event: str | None = None) -> str:
+    """One Server-Sent Event; multi-line data becomes several `data:` lines, as the spec wants."""
+    lines = re.split(r"\r\n|\r|\n", data)
+    head = f"event: {event}\n" if event else ""
+    return head + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def _wants_sse(request: Request) -> bool:
+    return "text/event-stream" in request.headers.get("accept", "")
+
+
+async def _parse(request: Request, settings: Settings) -> AskRequest | Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        return _error(415, "Send the request as JSON with 'Content-Type: application/json'.")
+    limit = settings.max_prompt_chars * 4 + 65_536  # UTF-8 worst case plus JSON overhead
+    too_large = (
+        f"The request is too large: prompt and history may have at most {settings.max_prompt_chars:,} characters."
+    )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _error(413, too_large)
+    body = b""
+    async for part in request.stream():
+        body += part
+        if len(body) > limit:
+            return _error(413, too_large)
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _error(422, 'The body is not valid JSON. Send {"prompt": "your question"}.')
+    try:
+        ask = AskRequest.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            {"field": ".".join(str(p) for p in err["loc"]) or "body", "problem": err["msg"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        summary = "; ".join(f"{p['field']}: {p['problem']}" for p in problems)
+        return _error(
+            422, f'The request is not valid ({summary}). Send {{"prompt": "your question"}}.', details=problems
+        )
+    if ask.size() > settings.max_prompt_chars:
+        limit_chars = settings.max_prompt_chars
+        return _error(
+            413, f"The prompt and history are too long ({ask.size():,} characters; the limit is {limit_chars:,})."
+        )
+    return ask
+
+
+def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings) -> None:
+    """Add `POST /ask` and CORS for the local origins (plus `settings.cors_origins`) to `app`."""
+    origins = list(settings.cors_origins)
+    if "*" in origins:
+        log.warning("CORS allows every origin (*): any web page you visit can call /ask on this server.")
+        app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST", "OPTIONS"], allow_headers=["*"])
+    else:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_origin_regex=LOCAL_ORIGINS,
+            allow_methods=["POST", "OPTIONS"],
+            allow_headers=["*"],
+        )
+
+    @app.post("/ask", include_in_schema=True, summary="Stream an answer as plain text or Server-Sent Events")
+    async def ask_endpoint(request: Request) -> Response:
+        parsed = await _parse(request, settings)
+        if isinstance(parsed, Response):
+            return parsed
+        sse = _wants_sse(request)
+        try:
+            model = registry.get()
+        except ConfigError as exc:
+            return _error(500, str(exc))
+        stats = AnswerStats()
+        answer = stream_answer(
+            model,
+            parsed.prompt,
+            history=[Turn(item.role, item.content) for item in parsed.history],
+            system=parsed.system if parsed.system is not None else settings.system_prompt,
+            stats=stats,
+            where=registry.describe(),
+        )
+        # Wait for the first chunk, so that a failing provider still gets a proper status.
+        first: str | None = None
+        try:
+            first = await anext(answer)
+        except StopAsyncIteration:
+            pass
+        except RivuletError as exc:
+            await answer.aclose()
+            status = exc.status if isinstance(exc, ProviderError) else 500
+            if sse:
+                body = sse_event(json.dumps({"error": str(exc)}), "error")
+                return Response(body, status_code=status, media_type="text/event-stream", headers=STREAM_HEADERS)
+            return _error(status, str(exc))
+
+        async def body() -> AsyncIterator[str]:
+            # aclosing: a client that goes away cancels this generator, which closes the provider stream.
+            async with contextlib.aclosing(answer):
+                try:
+                    if first is not None:
+                        yield sse_event(first) if sse else first
+                    async for chunk in answer:
+                        yield sse_event(chunk) if sse else chunk
+                except RivuletError as exc:
+                    yield sse_event(json.dumps({"error": str(exc)}), "error") if sse else f"{ERROR_MARK}{exc}\n"
+                    return
+            if sse:
+                yield sse_event(json.dumps(stats.to_dict()), "done")
+
+        media_type = "text/event-stream; charset=utf-8" if sse else "text/plain; charset=utf-8"
+        return StreamingResponse(body(), media_type=media_type, headers=STREAM_HEADERS)

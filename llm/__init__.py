@@ -1,0 +1,1 @@
+"""Models, settings and the one streaming loop shared by the page, the CLI and the HTTP API."""

@@ -1,0 +1,162 @@
+"""The one streaming loop: (model, history, prompt) -> text chunks, with figures per answer.
+
+The page, the command line and the HTTP endpoint all consume `stream_answer`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from llm.embedded import WAITING_KEY
+from llm.errors import RivuletError, humanize
+
+Role = Literal["user", "assistant"]
+Status = Literal["waiting", "streaming", "done", "stopped", "error"]
+
+
+@dataclass
+class Turn:
+    """One message of a conversation."""
+
+    role: Role
+    content: str
+
+
+@dataclass
+class AnswerStats:
+    """Figures of one answer, updated live while it streams."""
+
+    started: float = field(default_factory=time.monotonic)
+    first_chunk_at: float | None = None
+    ended: float | None = None
+    chunks: int = 0
+    chars: int = 0
+    output_tokens: int | None = None
+    status: Status = "streaming"
+    error: str | None = None
+
+    def record(self, text: str) -> None:
+        now = time.monotonic()
+        if self.first_chunk_at is None:
+            self.first_chunk_at = now
+        self.chunks += 1
+        self.chars += len(text)
+
+    def finish(self, status: Status, error: str | None = None) -> None:
+        self.ended = time.monotonic()
+        self.status = status
+        self.error = error
+
+    @property
+    def time_to_first_chunk(self) -> float | None:
+        return None if self.first_chunk_at is None else self.first_chunk_at - self.started
+
+    @property
+    def elapsed(self) -> float:
+        return (self.ended or time.monotonic()) - self.started
+
+    @property
+    def chunks_per_second(self) -> float | None:
+        """Chunks per second from the first chunk on (the generation rate, not the wait)."""
+        if self.first_chunk_at is None or self.chunks < 2:
+            return None
+        span = (self.ended or time.monotonic()) - self.first_chunk_at
+        return self.chunks / span if span > 0 else None
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.output_tokens is None or self.first_chunk_at is None:
+            return None
+        span = (self.ended or time.monotonic()) - self.first_chunk_at
+        return self.output_tokens / span if span > 0 else None
+
+    def summary(self) -> str:
+        """A short human line: '42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s'."""
+        parts = [f"{self.chunks} chunk{'s' if self.chunks != 1 else ''}", f"{self.elapsed:.1f} s"]
+        if self.output_tokens is not None:
+            parts.insert(1, f"{self.output_tokens} tokens")
+        rate = self.tokens_per_second or self.chunks_per_second
+        if rate:
+            parts.append(f"{rate:.1f} {'tokens' if self.tokens_per_second else 'chunks'}/s")
+        if self.time_to_first_chunk is not None:
+            parts.append(f"first after {self.time_to_first_chunk:.2f} s")
+        return " · ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "time_to_first_chunk_s": _round(self.time_to_first_chunk),
+            "duration_s": _round(self.elapsed),
+            "chunks": self.chunks,
+            "chars": self.chars,
+            "output_tokens": self.output_tokens,
+            "chunks_per_s": _round(self.chunks_per_second),
+            "tokens_per_s": _round(self.tokens_per_second),
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def build_messages(prompt: str, history: Iterable[Turn] = (), system: str | None = None) -> list[BaseMessage]:
+    """The LangChain messages for a prompt after `history`, led by an optional system prompt."""
+    messages: list[BaseMessage] = [SystemMessage(system)] if system else []
+    for turn in history:
+        messages.append(HumanMessage(turn.content) if turn.role == "user" else AIMessage(turn.content))
+    messages.append(HumanMessage(prompt))
+    return messages
+
+
+async def stream_answer(
+    model: BaseChatModel,
+    prompt: str,
+    *,
+    history: Sequence[Turn] = (),
+    system: str | None = None,
+    stats: AnswerStats | None = None,
+    on_waiting: Callable[[], None] | None = None,
+    where: str = "the model provider",
+) -> AsyncIterator[str]:
+    """Yield the answer's text chunks as the model produces them, recording figures in `stats`.
+
+    Provider failures are raised as `RivuletError` with a human message (`where` names the
+    provider in it). Closing or cancelling the consumer closes the provider stream at once.
+    """
+    stats = stats if stats is not None else AnswerStats()
+    stream = model.astream(build_messages(prompt, history, system))
+    try:
+        # aclosing: a `break` or cancel must close the provider's HTTP stream now, not at GC.
+        async with contextlib.aclosing(stream):
+            async for chunk in stream:
+                if chunk.response_metadata.get(WAITING_KEY):
+                    stats.status = "waiting"
+                    if on_waiting:
+                        on_waiting()
+                    continue
+                usage = getattr(chunk, "usage_metadata", None)
+                if usage and usage.get("output_tokens"):
+                    stats.output_tokens = (stats.output_tokens or 0) + usage["output_tokens"]
+                text = chunk.text
+                if text:
+                    stats.status = "streaming"
+                    stats.record(text)
+                    yield text
+    except RivuletError as exc:
+        stats.finish("error", str(exc))
+        raise
+    except Exception as exc:
+        error = humanize(exc, where=where, mid_answer=stats.chunks > 0)
+        stats.finish("error", str(error))
+        raise error from exc
+    except BaseException:  # cancelled, or the consumer closed us (GeneratorExit)
+        stats.finish("stopped")
+        raise
+    stats.finish("done")

@@ -1,0 +1,144 @@
+"""Rivulet: a chat app that streams an LLM's answer into the browser as it is generated.
+
+python main.py                 serve the chat page on http://127.0.0.1:8080
+python main.py ask "PROMPT"    stream one answer to stdout
+python main.py --help          all options
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import sys
+
+EXIT_CONFIG = 2
+COMMANDS = {"serve", "ask"}
+
+
+def _model_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("model")
+    group.add_argument(
+        "--model",
+        help="model spec: local (default), local:FILE.gguf, openai:NAME, ollama:NAME, py:MODULE:ATTR, "
+        "fake[:chunks=N,rate=R]",
+    )
+    group.add_argument("--base-url", help="URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    group.add_argument("--system", dest="system_prompt", help="system prompt")
+    group.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default 0.7)")
+    group.add_argument("--max-tokens", type=int, help="most tokens per answer (default 512)")
+    group.add_argument("--idle-timeout", type=float, help="seconds a provider may stay silent mid-answer (default 60)")
+    return common
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    common = _model_options()
+    parser = argparse.ArgumentParser(
+        prog="main.py",
+        description="Rivulet streams an LLM's answer word by word: in the browser, on the command line and over HTTP. "
+        "With no options it serves the chat page with the embedded offline model.",
+        epilog="Settings also come from RIVULET_* environment variables and a .env file; flags win. "
+        "API keys: OPENAI_API_KEY (never passed as a flag).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="{serve,ask}")
+    serve = commands.add_parser("serve", parents=[common], help="serve the chat page and POST /ask (the default)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument("--models", help="extra model specs offered in the page, comma-separated")
+    serve.add_argument("--cors-origins", help="extra origins allowed to call /ask, comma-separated, or '*'")
+    serve.add_argument("--show", action="store_true", help="open the page in a browser")
+    serve.add_argument("--native", action="store_true", help="open in a desktop window (needs pywebview)")
+    ask = commands.add_parser("ask", parents=[common], help="stream one answer to stdout")
+    ask.add_argument("prompt", help="the question, or - to read it from stdin")
+    ask.add_argument("--url", help="ask a running Rivulet server (e.g. http://127.0.0.1:8080) instead of a model")
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in {"-h", "--help"}):
+        argv = ["serve", *argv]
+    return parser.parse_args(argv)
+
+
+def load_settings(args: argparse.Namespace):  # -> Settings (imported lazily for a fast --help)
+    from pydantic import ValidationError
+
+    from llm.errors import ConfigError
+    from llm.settings import Settings
+
+    fields = set(Settings.model_fields)
+    overrides = {key: value for key, value in vars(args).items() if key in fields}
+    try:
+        return Settings.load(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
+        raise ConfigError(f"Invalid setting ({problems}).") from exc
+
+
+def native_problem() -> str | None:
+    """Why a native window cannot open here, or None when it can."""
+    if importlib.util.find_spec("webview") is None:
+        return (
+            "--native needs pywebview and a GUI toolkit: run `make native-deps`, or drop --native and use the browser."
+        )
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "--native needs a graphical display (DISPLAY is not set). Drop --native and open the page in a browser."
+    return None
+
+
+def serve(args: argparse.Namespace) -> int:
+    from llm.errors import ConfigError
+
+    try:
+        settings = load_settings(args)
+        if args.native and (problem := native_problem()):
+            raise ConfigError(problem)
+        from nicegui import app, ui
+
+        from api.ask import register_api
+        from llm.factory import ModelRegistry
+        from ui.chat_page import register_pages
+
+        registry = ModelRegistry(settings)
+        registry.get()  # fail now, not at the first question, on a bad spec or a missing key
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    register_pages(registry, settings)
+    register_api(app, registry, settings)
+    if settings.host not in {"127.0.0.1", "localhost", "::1"}:
+        print(f"warning: serving on {settings.host}: other machines can reach this chat.", file=sys.stderr)
+    print(f"Rivulet: http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title="Rivulet",
+        favicon="🌊",
+        dark=None,
+        reload=False,
+        show=args.show,
+        native=args.native,
+        show_welcome_message=False,
+        uvicorn_logging_level="warning",
+    )
+    return 0
+
+
+def ask(args: argparse.Namespace) -> int:
+    from llm.ask import ask as ask_command
+    from llm.errors import ConfigError
+
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    try:
+        settings = load_settings(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return asyncio.run(ask_command(settings, prompt, url=args.url))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    return ask(args) if args.command == "ask" else serve(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""A small misbehaving OpenAI-compatible server for tests: real HTTP and SSE on 127.0.0.1.
+
+The requested model name picks the behaviour:
+  ok          streams `ANSWER` in word chunks, then a usage chunk and [DONE]
+  slow        streams a chunk every 0.1 s for a long time (for stop/disconnect tests)
+  auth        401 with an OpenAI-style error body
+  forbidden   403
+  notfound    404
+  ratelimit   429 with `Retry-After: 7`
+  error500    500
+  error503    503
+  cut         three chunks, then the connection drops mid-stream (no final chunk)
+  stall       one chunk, then silence (for the idle timeout)
+  hang        reads the request, never answers (for the read/connect timeout)
+  malformed   one chunk, then a `data:` line that is not JSON
+Every request and every client disconnect is recorded with a timestamp in `events`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+
+ANSWER = "Streaming works: every word arrives on its own, in order, until the very end."
+
+
+def words(text: str) -> list[str]:
+    parts = text.split(" ")
+    return [p + " " for p in parts[:-1]] + [parts[-1]]
+
+
+def _chunk(content: str | None = None, *, finish: str | None = None, usage: dict | None = None) -> bytes:
+    body: dict = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test"}
+    body["choices"] = (
+        []
+        if usage
+        else [{"index": 0, "delta": {"content": content} if content is not None else {}, "finish_reason": finish}]
+    )
+    if usage:
+        body["usage"] = usage
+    return f"data: {json.dumps(body)}\n\n".encode()
+
+
+@dataclass
+class FakeOpenAIServer:
+    host: str = "127.0.0.1"
+    port: int = 0
+    events: list[tuple[float, str, str]] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _server: asyncio.Server | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def start(self) -> FakeOpenAIServer:
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            self._server = self._loop.run_until_complete(asyncio.start_server(self._handle, self.host, self.port))
+            self.port = self._server.sockets[0].getsockname()[1]
+            ready.set()
+            self._loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._server:
+            self._loop.call_soon_threadsafe(self._server.close)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(5)
+
+    def record(self, kind: str, model: str) -> None:
+        self.events.append((time.monotonic(), kind, model))
+
+    def times(self, kind: str, model: str | None = None) -> list[float]:
+        return [t for t, k, m in self.events if k == kind and (model is None or m == model)]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        model = "?"
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            request = json.loads(body or b"{}")
+            request["_path"] = lines[0].split(" ")[1]
+            request["_headers"] = headers
+            self.requests.append(request)
+            model = str(request.get("model", "ok"))
+            self.record("request", model)
+            await self._respond(model, reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _respond(self, model: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        statuses = {"auth": 401, "forbidden": 403, "notfound": 404, "ratelimit": 429, "error500": 500, "error503": 503}
+        if model in statuses:
+            status = statuses[model]
+            body = json.dumps({"error": {"message": f"fake {model}", "type": model, "code": model}}).encode()
+            extra = "Retry-After: 7\r\n" if model == "ratelimit" else ""
+            writer.write(
+                f"HTTP/1.1 {status} Error\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+                f"{extra}Connection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            return
+        if model == "hang":
+            await reader.read()  # until the client gives up
+            self.record("closed", model)
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n"
+            b"Cache-Control: no-cache\r\n\r\n"
+        )
+
+        async def send(data: bytes) -> None:
+            writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            await writer.drain()
+
+        closed = asyncio.create_task(reader.read())  # returns b"" when the client closes the connection
+
+        async def gone(delay: float) -> bool:
+            done, _ = await asyncio.wait({closed}, timeout=delay)
+            if done:
+                self.record("closed", model)
+            return bool(done)
+
+        if model == "slow":
+            for index in range(1000):
+                await send(_chunk(f"w{index} "))
+                if await gone(0.1):
+                    return
+            return
+        if model == "cut":
+            for piece in words(ANSWER)[:3]:
+                await send(_chunk(piece))
+                await asyncio.sleep(0.02)
+            writer.transport.abort()  # drop the connection: no final chunk, no [DONE]
+            return
+        if model == "stall":
+            await send(_chunk("Hello "))
+            await gone(3600)
+            return
+        if model == "malformed":
+            await send(_chunk("Hello "))
+            await send(b"data: {this is not json\n\n")
+            await send(b"data: [DONE]\n\n")
+            await send(b"")
+            await gone(1)
+            return
+        for piece in words(ANSWER):
+            await send(_chunk(piece))
+            await asyncio.sleep(0.01)
+        await send(_chunk(finish="stop"))
+        await send(_chunk(usage={"prompt_tokens": 5, "completion_tokens": len(words(ANSWER)), "total_tokens": 20}))
+        await send(b"data: [DONE]\n\n")
+        await send(b"")
+        closed.cancel()

@@ -1,0 +1,126 @@
+"""Streaming Markdown split into frozen blocks renders exactly like the whole text at once."""
+
+from __future__ import annotations
+
+import random
+
+import markdown2
+import pytest
+from nicegui import ui
+
+from llm.fake import DEMO_TEXT, split_words
+from ui.markdown_blocks import BlockSplitter, split_finished
+
+RICH = """\
+# Title
+
+Intro paragraph with **bold** and a [link](https://example.org).
+
+- item one
+- item two
+  - nested item
+
+- loose item after a blank line
+- another
+
+1. first
+2. second
+
+| a | b |
+|---|---|
+| 1 | 2 |
+
+```python
+def f():
+
+    return 1
+
+
+x = f()
+```
+
+~~~
+tilde fence with ``` inside
+
+still code
+~~~
+
+    indented code
+
+    more indented code
+
+> quote
+continued
+
+Final paragraph.
+"""
+
+
+def render(text: str) -> str:
+    return markdown2.markdown(text, extras=ui.markdown.default_extras)
+
+
+def joined(blocks: list[str]) -> str:
+    """The page's rendering: each block on its own, separated like markdown2 separates blocks."""
+    return "\n\n".join(render(block).strip() for block in blocks if block.strip())
+
+
+def stream_blocks(text: str, cuts: list[int]) -> list[str]:
+    """Feed `text` cut at `cuts`, taking finished blocks after every piece, like the page does."""
+    splitter = BlockSplitter()
+    blocks: list[str] = []
+    start = 0
+    for cut in [*cuts, len(text)]:
+        splitter.feed(text[start:cut])
+        start = cut
+        if finished := splitter.take_finished():
+            blocks.append(finished)
+    blocks.append(splitter.tail)
+    return blocks
+
+
+@pytest.mark.parametrize("text", [RICH, DEMO_TEXT * 3])
+def test_word_streaming_renders_like_the_whole_text(text: str) -> None:
+    pieces = split_words(text)
+    cuts, pos = [], 0
+    for piece in pieces[:-1]:
+        pos += len(piece)
+        cuts.append(pos)
+    blocks = stream_blocks(text, cuts)
+    assert "".join(blocks) == text
+    assert len(blocks) > 5, "finished blocks must be frozen while streaming"
+    assert joined(blocks) == render(text).strip()
+
+
+def test_random_cuts_render_like_the_whole_text() -> None:
+    rng = random.Random(1234)
+    for _ in range(200):
+        cuts = sorted(rng.sample(range(1, len(RICH)), rng.randint(1, 40)))
+        blocks = stream_blocks(RICH, cuts)
+        assert "".join(blocks) == RICH
+        assert joined(blocks) == render(RICH).strip()
+
+
+def test_open_fence_stays_in_the_tail_for_many_chunks() -> None:
+    splitter = BlockSplitter()
+    splitter.feed("Intro.\n\n```\ncode line\n\n")
+    for index in range(50):
+        splitter.feed(f"line {index}\n\n")
+        taken = splitter.take_finished()
+        assert "```" not in taken
+    assert splitter.tail.startswith("```")
+    splitter.feed("```\n\nAfter.")
+    assert splitter.take_finished().startswith("```")
+    assert splitter.tail == "After."
+
+
+def test_list_items_are_not_split_apart() -> None:
+    assert split_finished("- a\n\n- b\n\nText\n")[0] == len("- a\n\n- b\n\n")
+    assert split_finished("- a\n\n- b")[0] == 0
+
+
+def test_reference_links_disable_splitting() -> None:
+    splitter = BlockSplitter()
+    splitter.feed("See [docs][1].\n\nMore text.\n\n[1]: https://example.org\n\nEnd\n\n")
+    assert splitter.take_finished() == ""
+    assert splitter.tail.startswith("See")

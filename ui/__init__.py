@@ -1,0 +1,1 @@
+"""NiceGUI pages and components. Never imports a provider SDK: models come from `llm/`."""

@@ -1,0 +1,96 @@
+"""Split streaming Markdown into finished blocks and an open tail.
+
+Finished blocks never change again, so the page renders each once and never re-sends it;
+only the open tail is updated while the answer streams. A boundary is only taken where
+rendering the parts separately gives the same result as rendering the whole text: never
+inside a code fence, never between two items of a list, never before an indented line.
+"""
+
+from __future__ import annotations
+
+import re
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_LIST_ITEM = re.compile(r"^ {0,3}([-*+]|\d{1,9}[.)])(\s|$)")
+_REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:")
+
+
+def split_finished(text: str) -> tuple[int, bool]:
+    """Return `(end, any_ref_defs)`: `text[:end]` is made of finished blocks (0 if none).
+
+    A block is finished once a blank line follows it and the next block has started
+    (its first character is known) in a way that cannot continue the previous block.
+    """
+    end = 0
+    fence: str | None = None
+    in_list = False
+    blank_run = False
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        if not line.endswith("\n"):
+            # The last line is still being written: its first character is enough to end the
+            # previous block, unless it may still turn into a list item or a reference definition.
+            may_continue_list = in_list and line[0] in "-*+0123456789"
+            if fence is None and blank_run and not line[0].isspace() and line[0] != "[" and not may_continue_list:
+                end = pos
+            break
+        stripped = line.strip()
+        line_start = pos
+        pos += len(line)
+        if fence is not None:
+            match = _FENCE.match(line)
+            if (
+                match
+                and match.group(1)[0] == fence[0]
+                and len(match.group(1)) >= len(fence)
+                and not line.strip(" \n`~")
+            ):
+                fence = None
+            continue
+        if not stripped:
+            blank_run = True
+            continue
+        if blank_run and not line[0].isspace():
+            is_item = bool(_LIST_ITEM.match(line))
+            if not (in_list and is_item):
+                end = line_start
+                in_list = False
+        blank_run = False
+        if _REF_DEF.match(line):
+            return 0, True  # reference definitions resolve across the whole text: never split
+        if _LIST_ITEM.match(line):
+            in_list = True
+        match = _FENCE.match(line)
+        if match:
+            fence = match.group(1)
+    return end, False
+
+
+class BlockSplitter:
+    """Feeds on a growing text; hands out each finished block once."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.frozen_upto = 0
+        self._no_split = False
+
+    def feed(self, chunk: str) -> None:
+        self.text += chunk
+
+    def take_finished(self) -> str:
+        """Text finished since the last call ('' if none); it is never returned again."""
+        if self._no_split:
+            return ""
+        rest = self.text[self.frozen_upto :]
+        end, refs = split_finished(rest)
+        if refs:
+            self._no_split = True
+        if refs or end == 0:
+            return ""
+        self.frozen_upto += end
+        return rest[:end]
+
+    @property
+    def tail(self) -> str:
+        """The open part that may still change."""
+        return self.text[self.frozen_upto :]
