@@ -170,9 +170,9 @@ def describe(spec: str, settings: Settings) -> str:
 class ModelRegistry:
     """Builds each spec once per process and hands out the shared instance."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, preset: dict[str, BaseChatModel] | None = None) -> None:
         self.settings = settings
-        self._models: dict[str, BaseChatModel] = {}
+        self._models: dict[str, BaseChatModel] = dict(preset or {})
 
     @property
     def specs(self) -> list[str]:

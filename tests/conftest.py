@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from langchain_core.language_models import BaseChatModel
 
 from llm.embedded import bundled_model_path
 from llm.settings import Settings
@@ -109,3 +112,30 @@ def chromium() -> str:
     if not path:
         pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
     return path
+
+
+@contextlib.contextmanager
+def run_api(model: BaseChatModel, **options: object) -> Iterator[str]:
+    """Serve `POST /ask` for `model` with uvicorn on a free 127.0.0.1 port; yields the base URL."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from api.ask import register_api
+    from llm.factory import ModelRegistry
+
+    app = FastAPI()
+    settings = Settings(model="test", **options)
+    register_api(app, ModelRegistry(settings, preset={"test": model}), settings)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

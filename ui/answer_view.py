@@ -30,15 +30,15 @@ class AnswerView:
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.message:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1"):
-                with ui.column().classes("w-full gap-0 answer-body") as self.body:
+                with ui.column().classes("w-full gap-0 answer-body").mark("answer-body") as self.body:
                     self.frozen = ui.column().classes("w-full gap-0")
                     self.tail = ui.markdown("").classes("w-full")
                 with ui.row().classes("items-center gap-2") as self.thinking:
                     ui.spinner("dots", size="1.5em", color="primary")
                     self.thinking_label = ui.label("Thinking…").classes("text-sm text-grey-7")
-                self.error = ui.label("").classes("text-sm text-negative answer-error")
+                self.error = ui.label("").classes("text-sm text-negative answer-error").mark("answer-error")
                 self.error.set_visibility(False)
-                self.status = ui.label("").classes("text-xs text-grey-6 answer-status")
+                self.status = ui.label("").classes("text-xs text-grey-6 answer-status").mark("answer-status")
 
     @property
     def text(self) -> str:

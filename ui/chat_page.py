@@ -77,9 +77,10 @@ class ChatSession:
                     ui.textarea(placeholder="Message Rivulet (Enter sends, Shift+Enter adds a line)")
                     .props("autogrow outlined dense autofocus")
                     .classes("flex-grow prompt")
+                    .mark("prompt")
                     .on("keydown.enter.exact.prevent", self.send)
                 )
-                self.button = ui.button("Send", icon="send", on_click=self.toggle).classes("send-button")
+                self.button = ui.button("Send", icon="send", on_click=self.toggle).mark("send")
 
     # -- actions ------------------------------------------------------------------
     @property

@@ -1,0 +1,25 @@
+"""Chat models for tests that need to see what the app sends them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatGenerationChunk
+from pydantic import Field
+
+from llm.fake import FakeStreamingChatModel
+
+
+class RecordingFake(FakeStreamingChatModel):
+    """A fake model that remembers the messages of every call."""
+
+    calls: list[list[BaseMessage]] = Field(default_factory=list)
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        self.calls.append(list(messages))
+        async for chunk in super()._astream(messages, *args, **kwargs):
+            yield chunk

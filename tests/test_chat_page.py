@@ -1,0 +1,140 @@
+"""The chat page, driven through NiceGUI's simulated `user`: streaming, history, isolation, stop, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from langchain_core.language_models import BaseChatModel
+from nicegui import ui
+from nicegui.testing import User
+
+from llm.factory import ModelRegistry
+from llm.settings import Settings
+from tests.fake_openai import FakeOpenAIServer
+from tests.models import RecordingFake
+from ui.chat_page import register_pages
+
+PIECES = ["Rivers ", "carry ", "water ", "to ", "the ", "sea, ", "slowly ", "and ", "steadily."]
+FINAL = "".join(PIECES)
+
+
+def serve(model: BaseChatModel | None = None, **options: object) -> ModelRegistry:
+    settings = Settings(model="test", **options) if model is not None else Settings(**options)
+    registry = ModelRegistry(settings, preset={"test": model} if model is not None else None)
+    register_pages(registry, settings)
+    return registry
+
+
+def answers(user: User) -> list[str]:
+    """The text of every answer on the page, in order, as rendered (frozen blocks + tail)."""
+    assert user.client is not None
+    bodies = sorted((e for e in user.client.elements.values() if "answer-body" in e._markers), key=lambda e: e.id)
+    return ["".join(e.content for e in body.descendants() if isinstance(e, ui.markdown)) for body in bodies]
+
+
+def send(user: User, text: str) -> None:
+    user.find(marker="prompt").type(text).trigger("keydown.enter.exact.prevent")
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+def status_text(user: User) -> str:
+    return sorted(user.find(marker="answer-status").elements, key=lambda e: e.id)[-1].text
+
+
+async def test_answer_grows_in_steps_then_shows_the_exact_text(user: User) -> None:
+    serve(RecordingFake(pieces=PIECES, rate=12))
+    await user.open("/")
+    send(user, "Tell me about rivers")
+    await user.should_see("Tell me about rivers")
+    states: list[str] = []
+    await wait_for(lambda: bool(answers(user)))
+
+    def observe() -> bool:
+        text = answers(user)[-1]
+        if not states or states[-1] != text:
+            states.append(text)
+        return text == FINAL and "9 chunks" in status_text(user)
+
+    await wait_for(observe)
+    growing = [s for s in states if s and s != FINAL]
+    assert len(growing) >= 3, f"expected intermediate states, saw {states}"
+    assert all(FINAL.startswith(s) for s in states)
+    assert [len(s) for s in states] == sorted(len(s) for s in states)
+    await user.should_see("Send")
+
+
+async def test_second_turn_sends_the_first_as_history(user: User) -> None:
+    model = RecordingFake(pieces=["First ", "answer."], rate=0)
+    serve(model, system_prompt="Be brief.")
+    await user.open("/")
+    send(user, "one")
+    await wait_for(lambda: answers(user) == ["First answer."] and len(model.calls) == 1)
+    await user.should_see("Send")
+    send(user, "two")
+    await wait_for(lambda: len(model.calls) == 2 and answers(user)[-1] == "First answer.")
+    texts = [(m.type, m.text) for m in model.calls[1]]
+    assert texts == [("system", "Be brief."), ("human", "one"), ("ai", "First answer."), ("human", "two")]
+
+
+async def test_two_users_are_isolated(create_user: Callable[[], User]) -> None:
+    serve(RecordingFake(pieces=["Hi ", "there."], rate=0))
+    alice, bob = create_user(), create_user()
+    await alice.open("/")
+    await bob.open("/")
+    send(alice, "question from alice")
+    await wait_for(lambda: answers(alice) == ["Hi there."])
+    await alice.should_see("question from alice")
+    await bob.should_not_see("question from alice")
+    assert answers(bob) == []
+
+
+async def test_whitespace_prompt_sends_nothing(user: User) -> None:
+    model = RecordingFake(pieces=["x"], rate=0)
+    serve(model)
+    await user.open("/")
+    send(user, "   \n  ")
+    user.find(marker="send").click()
+    await asyncio.sleep(0.2)
+    assert model.calls == [] and answers(user) == []
+
+
+async def test_stop_keeps_the_partial_and_gives_the_input_back(user: User) -> None:
+    serve(RecordingFake(chunks=400, rate=40))
+    await user.open("/")
+    send(user, "a long one")
+    await wait_for(lambda: bool(answers(user)) and len(answers(user)[-1].split()) >= 4)
+    user.find("Stop").click()
+    await user.should_see("Send")
+    await wait_for(lambda: "Stopped" in status_text(user))
+    partial = answers(user)[-1]
+    assert partial and len(partial.split()) < 400
+    await asyncio.sleep(0.3)
+    assert answers(user)[-1] == partial, "text kept growing after Stop"
+    send(user, "next")  # the input works again
+    await user.should_see("next")
+
+
+async def test_failing_provider_shows_a_readable_message(user: User, fake_openai: FakeOpenAIServer) -> None:
+    settings = Settings(model="openai:cut", base_url=fake_openai.base_url)
+    register_pages(ModelRegistry(settings), settings)
+    await user.open("/")
+    send(user, "hello")
+    await user.should_see("broke off in the middle of the answer")
+    assert answers(user)[-1] == "Streaming works: every "  # the partial stays
+    assert "Incomplete" in status_text(user)
+
+
+async def test_error_before_any_text_returns_the_prompt(user: User, fake_openai: FakeOpenAIServer) -> None:
+    settings = Settings(model="openai:auth", base_url=fake_openai.base_url)
+    register_pages(ModelRegistry(settings), settings)
+    await user.open("/")
+    send(user, "my question")
+    await user.should_see("refused the API key")
+    assert user.find(marker="prompt").elements.pop().value == "my question"
