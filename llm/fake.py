@@ -72,7 +72,9 @@ class FakeStreamingChatModel(BaseChatModel):
     yielding to the event loop after each chunk, as a network stream would).
     """
 
-    chunks: int = Field(200, ge=0, description="Number of word chunks (ignored when `text` is set)")
+    chunks: int | None = Field(
+        None, ge=0, description="Number of word chunks, cycling the demo document; None: the document once"
+    )
     rate: float = Field(40.0, ge=0, description="Chunks per second; 0 means as fast as possible")
     text: str | None = Field(None, description="Exact text to stream instead of the demo document")
     pieces: list[str] | None = Field(None, description="Exact chunks to stream, in order")
@@ -92,7 +94,7 @@ class FakeStreamingChatModel(BaseChatModel):
             return list(self.pieces)
         if self.text is not None:
             return split_words(self.text)
-        return demo_words(self.chunks)
+        return demo_words(self.chunks) if self.chunks is not None else split_words(DEMO_TEXT)
 
     def _generate(
         self,

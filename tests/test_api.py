@@ -252,7 +252,7 @@ async def test_concurrent_requests_stream_in_parallel() -> None:
 async def test_openai_answer_through_ask(fake_openai: FakeOpenAIServer) -> None:
     model = make_model("openai:ok", Settings(base_url=fake_openai.base_url))
     with run_api(model) as url:
-        response, reads = await read_plain(url, {"prompt": "hi", "history": [{"role": "user", "content": "a"}]})
+        _, reads = await read_plain(url, {"prompt": "hi", "history": [{"role": "user", "content": "a"}]})
     assert "".join(reads) == ANSWER
     sent = fake_openai.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "user"]

@@ -20,11 +20,13 @@ PAGE_CSS = """
 .answer-body h2 { font-size: 1.25rem; line-height: 1.7rem; font-weight: 600; margin: 0.6rem 0 0.3rem; }
 .answer-body h3, .answer-body h4 { font-size: 1.05rem; font-weight: 600; margin: 0.5rem 0 0.2rem; }
 .answer-body p { margin: 0.35rem 0; }
-.answer-body pre { overflow-x: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem; background: rgba(127,127,127,0.12); }
+.answer-body pre { overflow-x: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
+  background: rgba(127,127,127,0.12); }
 .answer-body code { font-size: 0.9em; }
 .answer-body table { border-collapse: collapse; margin: 0.4rem 0; display: block; overflow-x: auto; }
 .answer-body th, .answer-body td { border: 1px solid rgba(127,127,127,0.35); padding: 0.25rem 0.6rem; }
-.answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem; opacity: 0.85; }
+.answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
+  opacity: 0.85; }
 """
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
