@@ -96,6 +96,7 @@ def serve(args: argparse.Namespace) -> int:
         from api.ask import register_api
         from llm.factory import ModelRegistry
         from ui.chat_page import register_pages
+        from ui.storage import storage_secret, use_data_dir
 
         registry = ModelRegistry(settings)
         registry.get()  # fail now, not at the first question, on a bad spec or a missing key
@@ -104,6 +105,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     register_pages(registry, settings)
     register_api(app, registry, settings)
+    use_data_dir(settings.data_dir)
     if settings.host not in {"127.0.0.1", "localhost", "::1"}:
         print(f"warning: serving on {settings.host}: other machines can reach this chat.", file=sys.stderr)
     print(f"Rivulet: http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
@@ -118,6 +120,8 @@ def serve(args: argparse.Namespace) -> int:
         native=args.native,
         show_welcome_message=False,
         uvicorn_logging_level="warning",
+        storage_secret=storage_secret(settings.data_dir),
+        reconnect_timeout=settings.reconnect_grace,
     )
     return 0
 

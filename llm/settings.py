@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """~/.local/share/rivulet (or $XDG_DATA_HOME/rivulet): conversations and the storage secret."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "rivulet"
+
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer clearly and concisely."
 
@@ -45,7 +52,10 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Extra origins allowed to call /ask, or ['*'] for any"
     )
-    data_dir: Path = Field(Path(".rivulet"), description="Where Rivulet keeps its local state")
+    data_dir: Path = Field(default_factory=lambda: default_data_dir(), description="Where Rivulet keeps its state")
+    reconnect_grace: float = Field(
+        5.0, gt=0, description="Seconds a closed or reloading tab may take to come back before its answer stops"
+    )
 
     @field_validator("models", "cors_origins", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -122,16 +122,18 @@ async def stream_answer(
     history: Sequence[Turn] = (),
     system: str | None = None,
     stats: AnswerStats | None = None,
+    options: Mapping[str, Any] | None = None,
     on_waiting: Callable[[], None] | None = None,
     where: str = "the model provider",
 ) -> AsyncIterator[str]:
     """Yield the answer's text chunks as the model produces them, recording figures in `stats`.
 
-    Provider failures are raised as `RivuletError` with a human message (`where` names the
-    provider in it). Closing or cancelling the consumer closes the provider stream at once.
+    `options` go to the model call (e.g. `temperature`, `max_tokens`). Provider failures are
+    raised as `RivuletError` with a human message (`where` names the provider in it). Closing
+    or cancelling the consumer closes the provider stream at once.
     """
     stats = stats if stats is not None else AnswerStats()
-    stream = model.astream(build_messages(prompt, history, system))
+    stream = model.astream(build_messages(prompt, history, system), **dict(options or {}))
     try:
         # aclosing: a `break` or cancel must close the provider's HTTP stream now, not at GC.
         async with contextlib.aclosing(stream):

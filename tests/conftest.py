@@ -50,6 +50,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith(("RIVULET_", "OPENAI_")):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("RIVULET_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
 
 

@@ -23,3 +23,14 @@ class RecordingFake(FakeStreamingChatModel):
         self.calls.append(list(messages))
         async for chunk in super()._astream(messages, *args, **kwargs):
             yield chunk
+
+
+class ScriptedFake(RecordingFake):
+    """Answers call number i with `answers[i % len(answers)]`, in word chunks."""
+
+    answers: list[str] = Field(default_factory=lambda: ["First answer.", "Second answer."])
+
+    def answer_pieces(self) -> list[str]:
+        from llm.fake import split_words
+
+        return split_words(self.answers[(len(self.calls) - 1) % len(self.answers)])

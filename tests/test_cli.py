@@ -18,7 +18,7 @@ MAIN = str(ROOT / "main.py")
 def cli_env(**extra: str) -> dict[str, str]:
     # PYTEST_CURRENT_TEST would switch NiceGUI's ui.run into its test mode.
     skip = ("RIVULET_", "OPENAI_", "PYTEST_", "NICEGUI_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(skip) or k == "RIVULET_DATA_DIR"}
     return {**env, **extra}
 
 

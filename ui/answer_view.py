@@ -1,35 +1,59 @@
 """One assistant answer on the page: frozen Markdown blocks, an open tail, a status line.
 
-Chunks are only collected on arrival; the page is updated by `flush()`, which the chat
-page calls on a short timer. Each flush moves finished Markdown blocks into elements of
-their own that are never sent again and re-renders only the open tail, so an answer of
-N chunks costs O(flushes) updates and O(answer) bytes, not O(N²).
+A live view pulls new text from its `AnswerJob` on a short timer. Each flush moves finished
+Markdown blocks into elements of their own that are never sent again (closed code fences
+become `ui.code` blocks with a copy button) and re-renders only the open tail, so an answer
+of N chunks costs O(flushes) updates and O(answer) bytes, not O(N²).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from nicegui import ui
 
-from llm.streaming import AnswerStats
-from ui.markdown_blocks import BlockSplitter
+from ui.conversation import Message
+from ui.jobs import AnswerJob
+from ui.markdown_blocks import BlockSplitter, fenced_segments
 
-STATUS_TEXT = {
-    "done": "",
-    "stopped": "Stopped",
-    "error": "Incomplete",
-}
+#: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
+FLUSH_INTERVAL = 0.08
+
+STATUS_TEXT = {"done": "", "stopped": "Stopped", "error": "Incomplete"}
+
+
+def summary_line(message: Message) -> str:
+    """'Stopped · 42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s' from saved figures."""
+    figures = message.figures or {}
+    parts = [STATUS_TEXT.get(message.status, "")]
+    chunks = figures.get("chunks")
+    if chunks:
+        parts.append(f"{chunks} chunk{'s' if chunks != 1 else ''}")
+        if figures.get("output_tokens"):
+            parts.append(f"{figures['output_tokens']} tokens")
+        if figures.get("duration_s") is not None:
+            parts.append(f"{figures['duration_s']:.1f} s")
+        rate = figures.get("tokens_per_s") or figures.get("chunks_per_s")
+        if rate:
+            parts.append(f"{rate:.1f} {'tokens' if figures.get('tokens_per_s') else 'chunks'}/s")
+        if figures.get("time_to_first_chunk_s") is not None:
+            parts.append(f"first after {figures['time_to_first_chunk_s']:.2f} s")
+    return " · ".join(p for p in parts if p)
 
 
 class AnswerView:
     """The elements of one assistant message, updated in batches."""
 
-    def __init__(self, stats: AnswerStats) -> None:
-        self.stats = stats
+    def __init__(self, *, on_update: Callable[[], None] | None = None) -> None:
         self.splitter = BlockSplitter()
-        self._shown = 0  # length of splitter.text already on the page
-        with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.message:
+        self.job: AnswerJob | None = None
+        self.message: Message | None = None
+        self.on_update = on_update
+        self._seen = 0  # parts of the job already fed to the splitter
+        self._timer: ui.timer | None = None
+        with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
-            with ui.column().classes("flex-grow min-w-0 gap-1"):
+            with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
                 with ui.column().classes("w-full gap-0 answer-body").mark("answer-body") as self.body:
                     self.frozen = ui.column().classes("w-full gap-0")
                     self.tail = ui.markdown("").classes("w-full")
@@ -38,47 +62,81 @@ class AnswerView:
                     self.thinking_label = ui.label("Thinking…").classes("text-sm text-grey-7")
                 self.error = ui.label("").classes("text-sm text-negative answer-error").mark("answer-error")
                 self.error.set_visibility(False)
-                self.status = ui.label("").classes("text-xs text-grey-6 answer-status").mark("answer-status")
+                with ui.row().classes("w-full items-center gap-1 no-wrap") as self.footer:
+                    self.status = ui.label("").classes("text-xs text-grey-6 answer-status").mark("answer-status")
+                    ui.space()
+                    self.actions = ui.row().classes("gap-0 answer-actions")
+
+    # -- filling ----------------------------------------------------------------------
+    def follow(self, job: AnswerJob) -> None:
+        """Show `job` live until it ends."""
+        self.job = job
+        job.attach(self)
+        self.actions.set_visibility(False)
+        with self.root:
+            self._timer = ui.timer(FLUSH_INTERVAL, self.flush)
+        self.flush()
+
+    def show(self, message: Message) -> None:
+        """Show a saved message at once."""
+        self.splitter.feed(message.content)
+        self._render()
+        self._finish(message)
 
     @property
     def text(self) -> str:
-        """All text received so far (shown or not yet flushed)."""
         return self.splitter.text
 
-    def append(self, chunk: str) -> None:
-        """Collect a chunk; it reaches the page at the next `flush()`."""
-        self.splitter.feed(chunk)
+    def detach(self) -> None:
+        """The page is gone: stop pulling (the job decides whether to go on)."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.job is not None:
+            self.job.detach(self)
 
-    def waiting(self) -> None:
-        """Show that the answer waits for a shared model that is busy."""
-        self.thinking_label.set_text("Waiting for the local model (it is answering another conversation)…")
+    def flush(self) -> None:
+        """Send what arrived since the last flush; finish when the job has ended."""
+        job = self.job
+        if job is None:
+            return
+        new = job.parts[self._seen :]
+        if new:
+            self._seen += len(new)
+            self.splitter.feed("".join(new))
+            self._render()
+        if job.stats.first_chunk_at is not None:
+            self.status.set_text(job.stats.summary())
+        elif job.waiting:
+            self.thinking_label.set_text("Waiting for the local model (it is answering another conversation)…")
+        if job.message is not None:
+            self._finish(job.message)
+        if new and self.on_update:
+            self.on_update()
 
-    def flush(self) -> bool:
-        """Send what arrived since the last flush. Returns whether anything changed on the page."""
-        if len(self.splitter.text) == self._shown:
-            self._update_status()
-            return False
-        self._shown = len(self.splitter.text)
-        self.thinking.set_visibility(False)
-        finished = self.splitter.take_finished()
-        if finished:
+    def _render(self) -> None:
+        if self.splitter.text:
+            self.thinking.set_visibility(False)
+        if finished := self.splitter.take_finished():
             with self.frozen:
-                ui.markdown(finished).classes("w-full")
-        self.tail.set_content(self.splitter.tail)
-        self._update_status()
-        return True
+                for kind, text, language in fenced_segments(finished):
+                    if kind == "code":
+                        ui.code(text, language=language or None).classes("w-full my-1")
+                    else:
+                        ui.markdown(text).classes("w-full")
+        if self.tail.content != self.splitter.tail:
+            self.tail.set_content(self.splitter.tail)
 
-    def _update_status(self) -> None:
-        if self.stats.first_chunk_at is not None:
-            self.status.set_text(self.stats.summary())
-
-    def finish(self) -> None:
-        """Show the final text and figures, and how the answer ended."""
-        self.flush()
+    def _finish(self, message: Message) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.job = None
+        self.message = message
         self.thinking.set_visibility(False)
-        label = STATUS_TEXT.get(self.stats.status, "")
-        summary = self.stats.summary() if self.stats.chunks else ""
-        self.status.set_text(" · ".join(part for part in (label, summary) if part))
-        if self.stats.status == "error" and self.stats.error:
-            self.error.set_text(self.stats.error)
+        self.status.set_text(summary_line(message))
+        if message.status == "error" and message.error:
+            self.error.set_text(message.error)
             self.error.set_visibility(True)
+        self.actions.set_visibility(True)
+        if self.on_update:
+            self.on_update()

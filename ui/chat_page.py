@@ -1,94 +1,302 @@
-"""The chat page: one `ChatSession` per browser tab, no state shared between tabs."""
+"""The chat page: one `ChatPage` per browser tab, conversations stored per browser."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 
-from nicegui import Client, events, ui
+from nicegui import Client, app, events, ui
 
-from llm.errors import RivuletError
+from llm.errors import ConfigError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
-from llm.streaming import AnswerStats, Turn, stream_answer
 from ui.answer_view import AnswerView
-
-PAGE_CSS = """
-.user-message { background: var(--q-primary); color: white; border-radius: 1.1rem 1.1rem 0.3rem 1.1rem;
-  padding: 0.5rem 0.9rem; max-width: 80%; white-space: pre-wrap; overflow-wrap: anywhere; }
-.answer-body { overflow-wrap: anywhere; line-height: 1.55; }
-.answer-body h1 { font-size: 1.5rem; line-height: 2rem; font-weight: 600; margin: 0.6rem 0 0.3rem; }
-.answer-body h2 { font-size: 1.25rem; line-height: 1.7rem; font-weight: 600; margin: 0.6rem 0 0.3rem; }
-.answer-body h3, .answer-body h4 { font-size: 1.05rem; font-weight: 600; margin: 0.5rem 0 0.2rem; }
-.answer-body p { margin: 0.35rem 0; }
-.answer-body pre { overflow-x: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
-  background: rgba(127,127,127,0.12); }
-.answer-body code { font-size: 0.9em; }
-.answer-body table { border-collapse: collapse; margin: 0.4rem 0; display: block; overflow-x: auto; }
-.answer-body th, .answer-body td { border: 1px solid rgba(127,127,127,0.35); padding: 0.25rem 0.6rem; }
-.answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
-  opacity: 0.85; }
-"""
-
-#: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
-FLUSH_INTERVAL = 0.08
+from ui.conversation import Conversation, ConversationStore, Message
+from ui.jobs import AnswerJob, JobBoard
+from ui.styles import PAGE_CSS
 
 
-class ChatSession:
-    """The conversation and controls of one tab."""
+class ChatApp:
+    """What every page of this process shares: settings, models and the running answers."""
 
-    def __init__(self, registry: ModelRegistry, settings: Settings, client: Client) -> None:
+    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
+        self.board = JobBoard()
+
+
+class ChatPage:
+    """The conversation view and controls of one tab."""
+
+    def __init__(self, chat: ChatApp, client: Client) -> None:
+        self.chat = chat
+        self.settings = chat.settings
         self.client = client
-        self.spec = settings.model
-        self.history: list[Turn] = []
-        self.task: asyncio.Task[None] | None = None
-        self.view: AnswerView | None = None
+        self.browser_id: str = app.storage.browser["id"]
+        self.store = ConversationStore(app.storage.user)
+        self.conversation = self.store.current()
+        self.views: list[AnswerView] = []
+        self.started: list[AnswerJob] = []
         self.follow = True  # autoscroll while the user stays at the bottom
         self._last_scroll = 0.0
-        client.on_delete(self.stop)
+        client.on_delete(self._on_delete)
 
-    # -- layout -----------------------------------------------------------------
+    # -- preferences ------------------------------------------------------------------
+    @property
+    def prefs(self) -> dict:
+        defaults = {
+            "model": self.settings.model,
+            "system_prompt": self.settings.system_prompt,
+            "temperature": self.settings.temperature,
+            "max_tokens": self.settings.max_tokens,
+        }
+        saved = self.store.preferences
+        if saved.get("model") not in self.chat.registry.specs:
+            saved.pop("model", None)
+        return {**defaults, **{k: v for k, v in saved.items() if k in defaults}}
+
+    def set_pref(self, name: str, value: object) -> None:
+        prefs = self.prefs
+        prefs[name] = value
+        self.store.save_preferences(prefs)
+        if name == "model":
+            self.model_label.set_text(f"model: {value}")
+
+    # -- layout -----------------------------------------------------------------------
     def build(self) -> None:
         ui.page_title("Rivulet")
         ui.add_css(PAGE_CSS)
+        self.dark = ui.dark_mode(app.storage.user.get("dark"))
         ui.query(".nicegui-content").classes("h-[100dvh] p-0 gap-0")
+        self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
-            with ui.row().classes("w-full items-center px-4 py-2 bg-primary text-white no-wrap"):
+            with ui.row().classes("w-full items-center px-2 py-1 bg-primary text-white no-wrap gap-1"):
+                ui.button(icon="menu", on_click=lambda: self.left.toggle()).props("flat round color=white").tooltip(
+                    "Conversations"
+                )
                 ui.icon("water", size="1.6em")
                 ui.label("Rivulet").classes("text-h6")
                 ui.space()
-                self.model_label = ui.label(f"model: {self.spec}").classes("text-sm opacity-80 model-label")
+                self.model_label = ui.label(f"model: {self.prefs['model']}").classes(
+                    "text-sm opacity-80 model-label ellipsis"
+                )
+                ui.button(icon="contrast", on_click=self._toggle_dark).props("flat round color=white").tooltip(
+                    "Dark mode: system, dark, light"
+                )
+                ui.button(icon="tune", on_click=lambda: self.right.toggle()).props("flat round color=white").tooltip(
+                    "Settings"
+                ).mark("settings-button")
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
                 self.scroll = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
                 with self.scroll:
-                    self.messages = ui.column().classes("w-full max-w-3xl mx-auto px-2 pb-4 gap-2 messages")
-                    with self.messages:
-                        self.empty_hint = ui.label("Ask something: the answer appears as it is written.").classes(
-                            "text-grey-6 self-center mt-8"
-                        )
+                    self.messages = ui.column().classes("w-full max-w-3xl mx-auto px-3 pb-4 gap-3 messages")
                 self.jump = (
                     ui.button(icon="south", on_click=self.jump_to_latest)
                     .props("round color=primary")
                     .classes("absolute bottom-3 right-6")
                     .tooltip("Jump to the latest text")
+                    .mark("jump")
                 )
                 self.jump.set_visibility(False)
-            with ui.row().classes("w-full max-w-3xl mx-auto no-wrap items-end px-2 py-2 gap-2"):
+            with ui.row().classes("w-full max-w-3xl mx-auto no-wrap items-start px-3 py-2 gap-2"):
+                limit = self.settings.max_prompt_chars
                 self.input = (
-                    ui.textarea(placeholder="Message Rivulet (Enter sends, Shift+Enter adds a line)")
-                    .props("autogrow outlined dense autofocus")
+                    ui.textarea(
+                        placeholder="Message Rivulet (Enter sends, Shift+Enter adds a line, Esc stops)",
+                        validation={
+                            f"That is the limit of {limit:,} characters: longer text was cut off.": lambda v: (
+                                len(v or "") < limit
+                            )
+                        },
+                    )
+                    .props(f"autogrow outlined dense autofocus counter maxlength={limit}")
                     .classes("flex-grow prompt")
                     .mark("prompt")
                     .on("keydown.enter.exact.prevent", self.send)
+                    .on("keydown.esc", self.stop)
+                    .on("keydown.up", self._recall)
                 )
-                self.button = ui.button("Send", icon="send", on_click=self.toggle).mark("send")
+                self.button = ui.button("Send", icon="send", on_click=self.toggle).classes("mt-1").mark("send")
+            self.session_line = ui.label("").classes("text-xs text-grey-6 self-center pb-1 session-line")
+        self.render_conversation()
 
-    # -- actions ------------------------------------------------------------------
+    def _build_drawers(self) -> None:
+        with ui.left_drawer(value=False).props("bordered width=280").classes("gap-1") as self.left:
+            ui.button("New chat", icon="add", on_click=self.new_chat).props("outline").classes("w-full").mark(
+                "new-chat"
+            )
+            self.conversation_list = ui.column().classes("w-full gap-0")
+            ui.separator().classes("my-2")
+            with ui.row().classes("w-full gap-1"):
+                ui.button("Markdown", icon="download", on_click=self.export_markdown).props("flat dense")
+                ui.button("JSON", icon="download", on_click=self.export_json).props("flat dense")
+            ui.upload(label="Import JSON", on_upload=self.import_json, auto_upload=True).props(
+                "accept=.json flat bordered"
+            ).classes("w-full").mark("import")
+        with ui.right_drawer(value=False).props("bordered width=320").classes("gap-3") as self.right:
+            ui.label("Settings").classes("text-h6")
+            prefs = self.prefs
+            ui.select(
+                self.chat.registry.specs, value=prefs["model"], label="Model", on_change=self._change_model
+            ).classes("w-full").mark("model-select")
+            ui.textarea(
+                "System prompt",
+                value=prefs["system_prompt"],
+                on_change=lambda e: self.set_pref("system_prompt", e.value or ""),
+            ).props("autogrow outlined").classes("w-full").mark("system-prompt")
+            ui.label("Temperature").classes("text-sm")
+            ui.slider(
+                min=0,
+                max=2,
+                step=0.1,
+                value=prefs["temperature"],
+                on_change=lambda e: self.set_pref("temperature", float(e.value)),
+            ).props("label").mark("temperature")
+            ui.number(
+                "Max tokens",
+                value=prefs["max_tokens"],
+                min=1,
+                max=1_000_000,
+                precision=0,
+                on_change=lambda e: e.value and self.set_pref("max_tokens", int(e.value)),
+            ).classes("w-full").mark("max-tokens")
+            ui.label("API keys come from the environment or a .env file, never from this page.").classes(
+                "text-xs text-grey-6"
+            )
+
+    # -- rendering ----------------------------------------------------------------------
+    def render_conversation(self) -> None:
+        """Show the current conversation, and its running answer if there is one."""
+        for view in self.views:
+            view.detach()
+        self.views.clear()
+        self.messages.clear()
+        if job := self.running_job:
+            self.conversation = job.conversation  # the job's copy is the one that grows
+        with self.messages:
+            if not self.conversation.messages:
+                ui.label("Ask something: the answer appears as it is written.").classes(
+                    "text-grey-6 self-center mt-8 empty-hint"
+                )
+            for index, message in enumerate(self.conversation.messages):
+                if message.role == "user":
+                    self._user_row(message, index)
+                else:
+                    self._answer_view(message, index)
+        if job := self.running_job:
+            with self.messages:
+                view = AnswerView(on_update=self._on_view_update)
+                self.views.append(view)
+                view.follow(job)
+        self._update_controls()
+        self._render_conversation_list()
+        self.follow = True
+        self.scroll.scroll_to(percent=1.0)
+
+    def _user_row(self, message: Message, index: int) -> None:
+        with ui.row().classes("w-full justify-end items-start no-wrap gap-1 user-row"):
+            with ui.row().classes("gap-0 user-actions self-center"):
+                ui.button(icon="edit", on_click=lambda: self.edit_message(index)).props(
+                    "flat round dense size=sm"
+                ).tooltip("Edit and resend").mark("edit")
+                ui.button(icon="delete_outline", on_click=lambda: self.delete_turn(index)).props(
+                    "flat round dense size=sm"
+                ).tooltip("Delete this turn").mark("delete-turn")
+            ui.label(message.content).classes("user-message")
+
+    def _answer_view(self, message: Message, index: int) -> AnswerView:
+        view = AnswerView(on_update=self._on_view_update)
+        view.show(message)
+        self._answer_actions(view, message, index)
+        self.views.append(view)
+        return view
+
+    def _answer_actions(self, view: AnswerView, message: Message, index: int) -> None:
+        with view.actions:
+            if message.alternatives:
+                ui.button(
+                    f"{len(message.alternatives) + 1} versions",
+                    icon="swap_horiz",
+                    on_click=lambda: self.flip_version(index),
+                ).props("flat dense no-caps size=sm").tooltip("Show another version of this answer").mark("flip")
+            ui.button(icon="content_copy", on_click=lambda: self.copy_answer(message.content)).props(
+                "flat round dense size=sm"
+            ).tooltip("Copy").mark("copy")
+            if index == len(self.conversation.messages) - 1:
+                ui.button(icon="refresh", on_click=self.regenerate).props("flat round dense size=sm").tooltip(
+                    "Regenerate"
+                ).mark("regenerate")
+            ui.button(icon="delete_outline", on_click=lambda: self.delete_turn(index)).props(
+                "flat round dense size=sm"
+            ).tooltip("Delete this turn").mark("delete-turn")
+
+    def _render_conversation_list(self) -> None:
+        self.conversation_list.clear()
+        with self.conversation_list:
+            for conversation in self.store.all():
+                current = conversation.id == self.conversation.id
+                with ui.row().classes(
+                    "w-full items-center no-wrap gap-0 conversation-item" + (" current" if current else "")
+                ):
+                    ui.button(conversation.title, on_click=lambda c=conversation: self.switch(c.id)).props(
+                        "flat no-caps align=left dense"
+                    ).classes("flex-grow ellipsis text-left").mark("conversation")
+                    with ui.button(icon="more_vert").props("flat round dense size=sm"), ui.menu():
+                        ui.menu_item("Rename", on_click=lambda c=conversation: self.rename(c.id)).mark("rename")
+                        ui.menu_item("Delete", on_click=lambda c=conversation: self.delete_conversation(c.id)).mark(
+                            "delete-conversation"
+                        )
+        self._update_session_line()
+
+    def _update_session_line(self) -> None:
+        answers = [m for m in self.conversation.messages if m.role == "assistant" and m.figures]
+        if not answers:
+            self.session_line.set_text("")
+            return
+        chunks = sum((m.figures or {}).get("chunks") or 0 for m in answers)
+        seconds = sum((m.figures or {}).get("duration_s") or 0 for m in answers)
+        rate = f" · {chunks / seconds:.1f} chunks/s" if seconds else ""
+        plural = "s" if len(answers) != 1 else ""
+        self.session_line.set_text(
+            f"This chat: {len(answers)} answer{plural} · {chunks} chunks · {seconds:.1f} s{rate}"
+        )
+
+    # -- streaming state ----------------------------------------------------------------------
+    @property
+    def running_job(self) -> AnswerJob | None:
+        return self.chat.board.get(self.browser_id, self.conversation.id)
+
     @property
     def streaming(self) -> bool:
-        return self.task is not None and not self.task.done()
+        return self.running_job is not None
 
+    def _update_controls(self) -> None:
+        if self.streaming:
+            self.button.set_text("Stop")
+            self.button.props("icon=stop color=negative")
+        else:
+            self.button.set_text("Send")
+            self.button.props("icon=send color=primary")
+
+    def _on_view_update(self) -> None:
+        if self.follow:
+            self.scroll.scroll_to(percent=1.0)
+        if not self.streaming and self.button.text == "Stop":
+            # Re-render after this flush returns: the view that called us is replaced.
+            asyncio.get_running_loop().call_soon(self._answer_ended)
+
+    def _answer_ended(self) -> None:
+        """The running answer ended: re-render it with its actions, give the input back."""
+        if self.client.is_deleted or self.streaming:
+            return
+        self.conversation = self.store.get(self.conversation.id) or self.conversation
+        last = self.conversation.messages[-1] if self.conversation.messages else None
+        nothing_came = last is not None and last.role == "assistant" and last.status == "error" and not last.content
+        if nothing_came and not self.input.value:
+            self.input.value = self.conversation.messages[-2].content  # nothing came: give the prompt back
+        self.render_conversation()
+
+    # -- actions ------------------------------------------------------------------------------
     async def toggle(self) -> None:
         """The Send button doubles as Stop while an answer streams."""
         if self.streaming:
@@ -98,12 +306,10 @@ class ChatSession:
 
     async def send(self) -> None:
         """Send the prompt in the textarea, if any, and stream the answer."""
-        if self.streaming:
-            return
         prompt = self.input.value or ""
-        if not prompt.strip():
+        if self.streaming or not prompt.strip():
             return
-        size = len(prompt) + sum(len(turn.content) for turn in self.history)
+        size = len(prompt) + sum(len(turn.content) for turn in self.conversation.history())
         if size > self.settings.max_prompt_chars:
             ui.notify(
                 f"This prompt is too long ({size:,} characters with the conversation; the limit is "
@@ -111,76 +317,175 @@ class ChatSession:
                 type="warning",
             )
             return
-        self.input.value = ""
-        self.empty_hint.set_visibility(False)
-        with self.messages:
-            with ui.row().classes("w-full justify-end"):
-                ui.label(prompt).classes("user-message")
-            stats = AnswerStats()
-            self.view = AnswerView(stats)
-        self.follow = True
-        self._scroll_down()
-        self._set_streaming(True)
-        view = self.view
-        with view.message:
-            timer = ui.timer(FLUSH_INTERVAL, lambda: self._flush(view))
-        self.task = asyncio.create_task(self._answer(prompt, view, timer))
+        if self._start(prompt):
+            self.input.value = ""
+
+    def _start(self, prompt: str, *, add_user: bool = True, alternatives: list[str] | None = None) -> bool:
+        prefs = self.prefs
+        try:
+            model = self.chat.registry.get(prefs["model"])
+        except ConfigError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True)
+            return False
+        history = self.conversation.history()
+        if add_user:
+            self.conversation.add_user(prompt)
+        else:
+            history = history[:-1]  # the prompt is already the conversation's last message
+        self.store.save(self.conversation)
+        job = self.chat.board.start(
+            self.browser_id,
+            self.conversation,
+            store=self.store,
+            model=model,
+            prompt=prompt,
+            history=history,
+            system=prefs["system_prompt"] or None,
+            options={"temperature": prefs["temperature"], "max_tokens": prefs["max_tokens"]},
+            where=self.chat.registry.describe(prefs["model"]),
+            alternatives=alternatives or [],
+        )
+        self.started.append(job)
+        self.render_conversation()
+        return True
 
     def stop(self) -> None:
         """Cancel the running answer; the partial text stays."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        if job := self.running_job:
+            job.cancel()
 
-    async def _answer(self, prompt: str, view: AnswerView, timer: ui.timer) -> None:
-        history = list(self.history)
-        try:
-            model = self.registry.get(self.spec)
-            async for chunk in stream_answer(
-                model,
-                prompt,
-                history=history,
-                system=self.settings.system_prompt,
-                stats=view.stats,
-                on_waiting=view.waiting,
-                where=self.registry.describe(self.spec),
-            ):
-                view.append(chunk)
-        except asyncio.CancelledError:
-            view.stats.finish("stopped")
-        except RivuletError as exc:
-            if view.stats.status != "error":
-                view.stats.finish("error", str(exc))
-        finally:
-            timer.cancel()
-            if not self.client.is_deleted:
-                view.finish()
-                self._finish_turn(prompt, view)
+    def _recall(self) -> None:
+        if not self.input.value:
+            prompts = [m.content for m in self.conversation.messages if m.role == "user"]
+            if prompts:
+                self.input.value = prompts[-1]
 
-    def _finish_turn(self, prompt: str, view: AnswerView) -> None:
-        answer = view.text
-        if answer:
-            self.history += [Turn("user", prompt), Turn("assistant", answer)]
-        elif view.stats.status == "error" and not self.input.value:
-            self.input.value = prompt  # nothing was produced: give the prompt back
-        self._set_streaming(False)
-        self._scroll_down()
+    def regenerate(self) -> None:
+        """Answer the last prompt again; the old answer is kept as another version."""
+        messages = self.conversation.messages
+        if self.streaming or len(messages) < 2 or messages[-1].role != "assistant":
+            return
+        old = messages.pop()
+        self._start(messages[-1].content, add_user=False, alternatives=[*old.alternatives, old.content])
 
-    def _set_streaming(self, streaming: bool) -> None:
-        if streaming:
-            self.button.set_text("Stop")
-            self.button.props("icon=stop color=negative")
+    def flip_version(self, index: int) -> None:
+        message = self.conversation.messages[index]
+        if not message.alternatives or self.streaming:
+            return
+        message.alternatives.insert(0, message.content)
+        message.content = message.alternatives.pop()
+        self.store.save(self.conversation)
+        self.render_conversation()
+
+    def copy_answer(self, text: str) -> None:
+        ui.clipboard.write(text)
+        ui.notify("Answer copied to the clipboard.", type="positive")
+
+    def delete_turn(self, index: int) -> None:
+        """Delete a prompt with its answer (or an answer alone)."""
+        if self.streaming:
+            return
+        messages = self.conversation.messages
+        end = index + 1
+        if messages[index].role == "user" and end < len(messages) and messages[end].role == "assistant":
+            end += 1
+        del messages[index:end]
+        self.store.save(self.conversation)
+        self.render_conversation()
+
+    async def edit_message(self, index: int) -> None:
+        """Edit an earlier prompt and resend it: the conversation continues from there."""
+        if self.streaming:
+            return
+        original = self.conversation.messages[index].content
+        with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+            ui.label("Edit and resend").classes("text-h6")
+            editor = (
+                ui.textarea(value=original).props("autogrow outlined autofocus").classes("w-full").mark("edit-text")
+            )
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Resend", on_click=lambda: dialog.submit(editor.value)).mark("resend")
+        text = await dialog
+        dialog.delete()
+        if text and text.strip() and not self.streaming:
+            del self.conversation.messages[index:]
+            self._start(text)
+
+    # -- conversations --------------------------------------------------------------------------
+    def switch(self, conversation_id: str) -> None:
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            return
+        self.conversation = conversation
+        self.store.open(conversation)
+        self.render_conversation()
+
+    def new_chat(self) -> None:
+        self.conversation = Conversation()
+        self.render_conversation()
+
+    async def rename(self, conversation_id: str) -> None:
+        conversation = self.store.get(conversation_id)
+        if conversation is None:
+            return
+        with ui.dialog() as dialog, ui.card():
+            name = ui.input("Title", value=conversation.title).props("autofocus").mark("rename-input")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Rename", on_click=lambda: dialog.submit(name.value)).mark("rename-ok")
+        title = await dialog
+        dialog.delete()
+        if title and title.strip():
+            conversation.title = title.strip()[:200]
+            self.store.save(conversation)
+            if conversation.id == self.conversation.id:
+                self.conversation.title = conversation.title
+            self._render_conversation_list()
+
+    def delete_conversation(self, conversation_id: str) -> None:
+        if job := self.chat.board.get(self.browser_id, conversation_id):
+            job.cancel()
+        self.store.delete(conversation_id)
+        if conversation_id == self.conversation.id:
+            self.conversation = Conversation()
+            self.render_conversation()
         else:
-            self.button.set_text("Send")
-            self.button.props("icon=send color=primary")
+            self._render_conversation_list()
 
-    # -- scrolling ------------------------------------------------------------------
-    def _flush(self, view: AnswerView) -> None:
-        if view.flush():
-            self._scroll_down()
+    def export_markdown(self) -> None:
+        markdown = self.conversation.to_markdown().encode()
+        ui.download.content(markdown, f"{_filename(self.conversation.title)}.md", "text/markdown")
 
-    def _scroll_down(self) -> None:
-        if self.follow:
-            self.scroll.scroll_to(percent=1.0)
+    def export_json(self) -> None:
+        data = self.conversation.to_json().encode()
+        ui.download.content(data, f"{_filename(self.conversation.title)}.json", "application/json")
+
+    async def import_json(self, event: events.UploadEventArguments) -> None:
+        try:
+            data = json.loads(await event.file.text())
+            imported = Conversation.from_dict(data)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            ui.notify("That file is not a Rivulet conversation (JSON exported from Rivulet).", type="warning")
+            return
+        imported.id = Conversation().id  # never overwrite an existing conversation
+        self.store.save(imported)
+        self.switch(imported.id)
+        ui.notify(f"Imported “{imported.title}”.", type="positive")
+
+    # -- misc ---------------------------------------------------------------------------------
+    def _change_model(self, event: events.ValueChangeEventArguments) -> None:
+        try:
+            self.chat.registry.get(event.value)
+        except ConfigError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True)
+            return
+        self.set_pref("model", event.value)
+
+    def _toggle_dark(self) -> None:
+        order = [None, True, False]
+        self.dark.value = order[(order.index(self.dark.value) + 1) % 3]
+        app.storage.user["dark"] = self.dark.value
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
         at_bottom = event.vertical_percentage >= 0.99 or event.vertical_size <= event.vertical_container_size
@@ -196,10 +501,27 @@ class ChatSession:
         self.jump.set_visibility(False)
         self.scroll.scroll_to(percent=1.0)
 
+    def _on_delete(self) -> None:
+        """The tab is gone for good (after the reconnect grace): stop what nobody reads any more."""
+        jobs = {view.job for view in self.views if view.job is not None} | set(self.started)
+        for view in self.views:
+            view.detach()
+        for job in jobs:
+            if not job.views:
+                job.cancel()
 
-def register_pages(registry: ModelRegistry, settings: Settings) -> None:
+
+def _filename(title: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_ " else "_" for c in title).strip()
+    return safe[:60] or "conversation"
+
+
+def register_pages(registry: ModelRegistry, settings: Settings) -> ChatApp:
     """Register the chat page at `/`."""
+    chat = ChatApp(registry, settings)
 
     @ui.page("/")
     def index(client: Client) -> None:
-        ChatSession(registry, settings, client).build()
+        ChatPage(chat, client).build()
+
+    return chat

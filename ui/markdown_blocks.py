@@ -94,3 +94,44 @@ class BlockSplitter:
     def tail(self) -> str:
         """The open part that may still change."""
         return self.text[self.frozen_upto :]
+
+
+_TOP_FENCE = re.compile(r"^(`{3,}|~{3,})([^`\n]*)$")
+
+
+def fenced_segments(text: str) -> list[tuple[str, str, str]]:
+    """Split finished Markdown into ("markdown", text, "") and ("code", code, language) parts.
+
+    Only closed fences that start at column 0 become code parts (fences inside list items
+    stay Markdown), so each part renders on its own exactly as it did inside the whole.
+    """
+    segments: list[tuple[str, str, str]] = []
+    lines = text.splitlines(keepends=True)
+    buffer: list[str] = []
+    index = 0
+    while index < len(lines):
+        match = _TOP_FENCE.match(lines[index].rstrip("\n"))
+        if match:
+            fence, language = match.group(1), match.group(2).strip()
+            end = next(
+                (
+                    j
+                    for j in range(index + 1, len(lines))
+                    if lines[j].strip().startswith(fence[0] * len(fence)) and not lines[j].strip(" \n`~")
+                ),
+                None,
+            )
+            if end is not None:
+                if buffer:
+                    segments.append(("markdown", "".join(buffer), ""))
+                    buffer = []
+                segments.append(
+                    ("code", "".join(lines[index + 1 : end]).rstrip("\n"), language.split()[0] if language else "")
+                )
+                index = end + 1
+                continue
+        buffer.append(lines[index])
+        index += 1
+    if buffer:
+        segments.append(("markdown", "".join(buffer), ""))
+    return segments

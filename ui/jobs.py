@@ -1,0 +1,143 @@
+"""Answers that outlive the page that asked for them.
+
+An `AnswerJob` owns the streaming task of one answer. Pages attach views to it and pull its
+text on their own timers, so a reloaded page (or a second tab of the same browser) picks up
+a running answer where it is. When a tab is gone for good (NiceGUI deletes a client only
+after its reconnect grace period), the page cancels the jobs nobody else is watching; a
+cancelled job saves its partial text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from llm.errors import RivuletError
+from llm.streaming import AnswerStats, Turn, stream_answer
+from ui.conversation import Conversation, ConversationStore, Message
+
+log = logging.getLogger("rivulet.jobs")
+
+
+class AnswerJob:
+    """The streaming of one answer into a conversation."""
+
+    def __init__(
+        self,
+        board: JobBoard,
+        key: tuple[str, str],
+        store: ConversationStore,
+        conversation: Conversation,
+        *,
+        model: BaseChatModel,
+        prompt: str,
+        history: list[Turn],
+        system: str | None,
+        options: dict[str, Any],
+        where: str,
+        alternatives: list[str] | None = None,
+    ) -> None:
+        self.board = board
+        self.key = key
+        self.store = store
+        self.conversation = conversation
+        self.prompt = prompt
+        self.parts: list[str] = []
+        self.stats = AnswerStats()
+        self.waiting = False
+        self.views: set[object] = set()
+        self.message: Message | None = None  # set when the job has ended
+        self.alternatives = list(alternatives or [])
+        self._args = (model, prompt, history, system, options, where)
+        self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
+
+    @property
+    def done(self) -> bool:
+        return self.message is not None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def _on_waiting(self) -> None:
+        self.waiting = True
+
+    async def _run(self) -> None:
+        model, prompt, history, system, options, where = self._args
+        try:
+            async for chunk in stream_answer(
+                model,
+                prompt,
+                history=history,
+                system=system,
+                options=options,
+                stats=self.stats,
+                on_waiting=self._on_waiting,
+                where=where,
+            ):
+                self.parts.append(chunk)
+        except asyncio.CancelledError:
+            if self.stats.ended is None:
+                self.stats.finish("stopped")
+        except RivuletError:
+            pass  # stream_answer recorded the human message in stats
+        except Exception:  # a bug of ours: keep the partial, tell the user, log the details
+            log.exception("answer failed")
+            self.stats.finish("error", "Something went wrong in Rivulet while streaming; the details are in its log.")
+        finally:
+            self._save()
+
+    def _save(self) -> None:
+        self.message = Message(
+            "assistant",
+            self.text,
+            status=self.stats.status if self.stats.status in {"stopped", "error"} else "done",
+            error=self.stats.error,
+            figures=self.stats.to_dict(),
+            alternatives=self.alternatives,
+        )
+        self.conversation.messages.append(self.message)
+        try:
+            self.store.save(self.conversation)
+        except Exception:  # storage down (e.g. Redis): the answer stays on screen
+            log.warning("could not save the conversation", exc_info=True)
+        self.board.forget(self)
+
+    def cancel(self) -> None:
+        """Stop the answer: the provider stream is closed and the partial text is saved."""
+        if not self.task.done():
+            self.task.cancel()
+
+    def attach(self, view: object) -> None:
+        self.views.add(view)
+
+    def detach(self, view: object) -> None:
+        self.views.discard(view)
+
+
+class JobBoard:
+    """The running answers of this process, keyed by (browser id, conversation id)."""
+
+    def __init__(self) -> None:
+        self._jobs: dict[tuple[str, str], AnswerJob] = {}
+
+    def get(self, browser_id: str, conversation_id: str) -> AnswerJob | None:
+        return self._jobs.get((browser_id, conversation_id))
+
+    def start(self, browser_id: str, conversation: Conversation, **kwargs: Any) -> AnswerJob:
+        key = (browser_id, conversation.id)
+        if key in self._jobs:
+            raise RuntimeError("this conversation already has an answer streaming")
+        job = AnswerJob(self, key, conversation=conversation, **kwargs)
+        self._jobs[key] = job
+        return job
+
+    def forget(self, job: AnswerJob) -> None:
+        if self._jobs.get(job.key) is job:
+            del self._jobs[job.key]
+
+    def __len__(self) -> int:
+        return len(self._jobs)

@@ -1,0 +1,23 @@
+"""The page's CSS (no JavaScript): readable answers on wide and phone-width screens."""
+
+PAGE_CSS = """
+.user-message { background: var(--q-primary); color: white; border-radius: 1.1rem 1.1rem 0.3rem 1.1rem;
+  padding: 0.5rem 0.9rem; max-width: 80%; white-space: pre-wrap; overflow-wrap: anywhere; }
+.user-actions { opacity: 0; transition: opacity 0.2s; }
+.user-row:hover .user-actions, .user-row:focus-within .user-actions { opacity: 1; }
+.answer-body { overflow-wrap: anywhere; line-height: 1.55; max-width: 100%; }
+.answer-body h1 { font-size: 1.5rem; line-height: 2rem; font-weight: 600; margin: 0.6rem 0 0.3rem; }
+.answer-body h2 { font-size: 1.25rem; line-height: 1.7rem; font-weight: 600; margin: 0.6rem 0 0.3rem; }
+.answer-body h3, .answer-body h4 { font-size: 1.05rem; font-weight: 600; margin: 0.5rem 0 0.2rem; }
+.answer-body p { margin: 0.35rem 0; }
+.answer-body pre { overflow-x: auto; padding: 0.6rem 0.8rem; border-radius: 0.5rem;
+  background: rgba(127, 127, 127, 0.12); }
+.answer-body code { font-size: 0.9em; }
+.answer-body .nicegui-code { width: 100%; }
+.answer-body table { border-collapse: collapse; margin: 0.4rem 0; display: block; overflow-x: auto; }
+.answer-body th, .answer-body td { border: 1px solid rgba(127, 127, 127, 0.35); padding: 0.25rem 0.6rem; }
+.answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
+  opacity: 0.85; }
+.answer-body img { max-width: 100%; }
+.conversation-item.current { background: rgba(127, 127, 127, 0.15); border-radius: 0.4rem; }
+"""
