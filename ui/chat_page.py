@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 from nicegui import Client, app, events, ui
 
@@ -14,6 +16,14 @@ from ui.answer_view import AnswerView
 from ui.conversation import Conversation, ConversationStore, Message
 from ui.jobs import AnswerJob, JobBoard
 from ui.styles import PAGE_CSS
+
+HEADER_BUTTON = "flat round color=white"
+SMALL_BUTTON = "flat round dense size=sm"
+
+
+def icon_button(icon: str, label: str, on_click: Callable[..., Any], props: str = SMALL_BUTTON) -> ui.button:
+    """An icon-only button with a tooltip and the same text for screen readers."""
+    return ui.button(icon=icon, on_click=on_click).props(f'{props} aria-label="{label}"').tooltip(label)
 
 
 class ChatApp:
@@ -71,30 +81,22 @@ class ChatPage:
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
             with ui.row().classes("w-full items-center px-2 py-1 bg-primary text-white no-wrap gap-1"):
-                ui.button(icon="menu", on_click=lambda: self.left.toggle()).props("flat round color=white").tooltip(
-                    "Conversations"
-                )
+                icon_button("menu", "Conversations", lambda: self.left.toggle(), HEADER_BUTTON)
                 ui.icon("water", size="1.6em")
                 ui.label("Rivulet").classes("text-h6")
                 ui.space()
                 self.model_label = ui.label(f"model: {self.prefs['model']}").classes(
                     "text-sm opacity-80 model-label ellipsis"
                 )
-                ui.button(icon="contrast", on_click=self._toggle_dark).props("flat round color=white").tooltip(
-                    "Dark mode: system, dark, light"
-                )
-                ui.button(icon="tune", on_click=lambda: self.right.toggle()).props("flat round color=white").tooltip(
-                    "Settings"
-                ).mark("settings-button")
+                icon_button("contrast", "Dark mode: system, dark, light", self._toggle_dark, HEADER_BUTTON)
+                icon_button("tune", "Settings", lambda: self.right.toggle(), HEADER_BUTTON).mark("settings-button")
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
                 self.scroll = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
                 with self.scroll:
                     self.messages = ui.column().classes("w-full max-w-3xl mx-auto px-3 pb-4 gap-3 messages")
                 self.jump = (
-                    ui.button(icon="south", on_click=self.jump_to_latest)
-                    .props("round color=primary")
+                    icon_button("south", "Jump to the latest text", self.jump_to_latest, "round color=primary")
                     .classes("absolute bottom-3 right-6")
-                    .tooltip("Jump to the latest text")
                     .mark("jump")
                 )
                 self.jump.set_visibility(False)
@@ -196,12 +198,8 @@ class ChatPage:
     def _user_row(self, message: Message, index: int) -> None:
         with ui.row().classes("w-full justify-end items-start no-wrap gap-1 user-row"):
             with ui.row().classes("gap-0 user-actions self-center"):
-                ui.button(icon="edit", on_click=lambda: self.edit_message(index)).props(
-                    "flat round dense size=sm"
-                ).tooltip("Edit and resend").mark("edit")
-                ui.button(icon="delete_outline", on_click=lambda: self.delete_turn(index)).props(
-                    "flat round dense size=sm"
-                ).tooltip("Delete this turn").mark("delete-turn")
+                icon_button("edit", "Edit and resend", lambda: self.edit_message(index)).mark("edit")
+                icon_button("delete_outline", "Delete this turn", lambda: self.delete_turn(index)).mark("delete-turn")
             ui.label(message.content).classes("user-message")
 
     def _answer_view(self, message: Message, index: int) -> AnswerView:
@@ -219,16 +217,10 @@ class ChatPage:
                     icon="swap_horiz",
                     on_click=lambda: self.flip_version(index),
                 ).props("flat dense no-caps size=sm").tooltip("Show another version of this answer").mark("flip")
-            ui.button(icon="content_copy", on_click=lambda: self.copy_answer(message.content)).props(
-                "flat round dense size=sm"
-            ).tooltip("Copy").mark("copy")
+            icon_button("content_copy", "Copy", lambda: self.copy_answer(message.content)).mark("copy")
             if index == len(self.conversation.messages) - 1:
-                ui.button(icon="refresh", on_click=self.regenerate).props("flat round dense size=sm").tooltip(
-                    "Regenerate"
-                ).mark("regenerate")
-            ui.button(icon="delete_outline", on_click=lambda: self.delete_turn(index)).props(
-                "flat round dense size=sm"
-            ).tooltip("Delete this turn").mark("delete-turn")
+                icon_button("refresh", "Regenerate", self.regenerate).mark("regenerate")
+            icon_button("delete_outline", "Delete this turn", lambda: self.delete_turn(index)).mark("delete-turn")
 
     def _render_conversation_list(self) -> None:
         self.conversation_list.clear()
