@@ -41,6 +41,27 @@ system-deps:  ## Debian packages the browser tests need (chromium); run as root
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server >/dev/null; \
 	else echo ">> Browser tests need Debian's chromium: sudo apt-get install chromium (they are skipped without it)."; fi
 
+# --native: pywebview on Qt WebEngine (PyQt6 wheels from PyPI, ~600 MB in .venv, seconds to install) plus the X11/GL
+# libraries Qt loads from Debian; xvfb, xdotool and x11-utils run the window's test (tests/test_native.py) headless.
+NATIVE_DEBS := libnss3 libasound2 libegl1 libgl1 libgbm1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0 \
+	libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 libxcb-shape0 \
+	libxcb-xkb1 libxcomposite1 libxdamage1 libxkbfile1 libxrandr2 libxtst6 xvfb xauth xdotool x11-utils
+.PHONY: native-deps
+
+$(VENV)/.native: requirements-native.txt | $(PY)
+	@echo ">> Installing pywebview and Qt WebEngine (PyQt6) into $(VENV) for --native."
+	$(PY) -m pip install --progress-bar on -r requirements-native.txt
+	@touch $@
+
+native-deps: $(VENV)/.native  ## desktop window (--native): pywebview + Qt WebEngine, its Debian libraries, Xvfb for its test
+	@if dpkg-query -W -f='$${db:Status-Abbrev}\n' $(NATIVE_DEBS) 2>&1 | grep -qv '^ii '; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo ">> Installing the Debian packages --native needs."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+				$(NATIVE_DEBS) >/dev/null; \
+		else echo ">> --native needs Debian packages: sudo apt-get install --no-install-recommends $(NATIVE_DEBS)"; fi; \
+	fi
+
 lint: install-dev  ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -140,3 +140,31 @@ def run_api(model: BaseChatModel, **options: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextlib.contextmanager
+def rivulet_process(*args: str, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+    """Run `main.py serve` with `args` on a free 127.0.0.1 port; yields its URL. Output goes to `log`."""
+    # PYTEST_CURRENT_TEST would switch NiceGUI's ui.run into its test mode.
+    skip = ("RIVULET_", "OPENAI_", "PYTEST_", "NICEGUI_")
+    base = {k: v for k, v in os.environ.items() if not k.startswith(skip) or k == "RIVULET_DATA_DIR"}
+    port = free_port()
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), *args, "--port", str(port)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**base, "PYTHONPATH": str(ROOT), **(env or {})},
+        cwd=ROOT,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc=proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()  # type: ignore[union-attr]

@@ -34,3 +34,25 @@ class ScriptedFake(RecordingFake):
         from llm.fake import split_words
 
         return split_words(self.answers[(len(self.calls) - 1) % len(self.answers)])
+
+
+HOSTILE = (
+    "Harmless start.\n\n"
+    "<script>window.__pwned = 'script'</script>\n\n"
+    '<img src="x" onerror="window.__pwned = \'img\'">\n\n'
+    "[click me](javascript:window.__pwned='link') and <a href=\"javascript:window.__pwned='a'\">raw link</a>\n\n"
+    "<iframe src=\"javascript:parent.__pwned='iframe'\"></iframe>\n\n"
+    '<svg onload="window.__pwned=\'svg\'"><circle r=5 /></svg> <b onmouseover="alert(1)">bold</b>\n\n'
+    '<div style="position:fixed;top:0;left:0;width:100vw;height:100vh;background:red">overlay</div>\n\n'
+    "</script><script>alert('x')</script>\n\n" + "unbroken" * 2500 + "\n\nHarmless end."
+)
+
+
+def hostile() -> FakeStreamingChatModel:
+    """Streams model output that tries to run script, open dialogs and break the layout."""
+    return FakeStreamingChatModel(text=HOSTILE, rate=200)
+
+
+def long_markdown() -> FakeStreamingChatModel:
+    """A long Markdown answer at a readable pace, for browser tests."""
+    return FakeStreamingChatModel(chunks=600, rate=60)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import random
 
-import markdown2
 import pytest
-from nicegui import ui
 
 from llm.fake import DEMO_TEXT, split_words
 from ui.markdown_blocks import BlockSplitter, split_finished
+from ui.safe_markdown import render_markdown
 
 RICH = """\
 # Title
@@ -57,7 +56,7 @@ Final paragraph.
 
 
 def render(text: str) -> str:
-    return markdown2.markdown(text, extras=ui.markdown.default_extras)
+    return render_markdown(text)
 
 
 def joined(blocks: list[str]) -> str:
@@ -124,3 +123,14 @@ def test_reference_links_disable_splitting() -> None:
     splitter.feed("See [docs][1].\n\nMore text.\n\n[1]: https://example.org\n\nEnd\n\n")
     assert splitter.take_finished() == ""
     assert splitter.tail.startswith("See")
+
+
+def test_model_html_is_shown_as_text() -> None:
+    html = render_markdown(
+        '<div style="position:fixed">x</div>\n\n[a](javascript:alert(1)) <img src=x onerror=alert(1)>\n\n'
+        "<script>alert(1)</script>\n\n```html\n<b>code</b>\n```\n"
+    )
+    assert "<div style" not in html and "<img" not in html and "<script" not in html
+    assert "&lt;div style" in html and "&lt;script&gt;" in html
+    assert "javascript:" not in html
+    assert "&lt;b&gt;code&lt;/b&gt;" in html or "&lt;</span><span" in html

@@ -15,6 +15,7 @@ from nicegui import ui
 from ui.conversation import Message
 from ui.jobs import AnswerJob
 from ui.markdown_blocks import BlockSplitter, fenced_segments
+from ui.safe_markdown import SafeMarkdown
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
@@ -56,7 +57,7 @@ class AnswerView:
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
                 with ui.column().classes("w-full gap-0 answer-body").mark("answer-body") as self.body:
                     self.frozen = ui.column().classes("w-full gap-0")
-                    self.tail = ui.markdown("").classes("w-full")
+                    self.tail = SafeMarkdown("").classes("w-full")
                 with ui.row().classes("items-center gap-2") as self.thinking:
                     ui.spinner("dots", size="1.5em", color="primary")
                     self.thinking_label = ui.label("Thinking…").classes("text-sm text-grey-7")
@@ -122,7 +123,7 @@ class AnswerView:
                     if kind == "code":
                         ui.code(text, language=language or None).classes("w-full my-1")
                     else:
-                        ui.markdown(text).classes("w-full")
+                        SafeMarkdown(text).classes("w-full")
         if self.tail.content != self.splitter.tail:
             self.tail.set_content(self.splitter.tail)
 

@@ -1,0 +1,202 @@
+"""The page in a real browser (Debian's headless Chromium via Playwright) against `main.py`.
+
+Screenshots of the main states go to docs/ (the README shows them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, rivulet_process
+from tests.fake_openai import FakeOpenAIServer
+from tests.models import HOSTILE
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS = ROOT / "docs"
+PROMPT = ".prompt textarea"
+LAST_ANSWER = (
+    "() => { const a = document.querySelectorAll('.answer-body'); return a.length ? a[a.length - 1].innerText : ''; }"
+)
+LAST_STATUS = (
+    "() => { const a = document.querySelectorAll('.answer-status'); return a.length ? a[a.length - 1].innerText : ''; }"
+)
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+async def poll(page: Any, script: str, until: Callable[[Any], bool], limit: float = 20.0) -> list[Any]:
+    """Evaluate `script` every 20 ms until `until(value)`; returns the distinct values seen."""
+    seen: list[Any] = []
+    deadline = time.monotonic() + limit
+    while True:
+        value = await page.evaluate(script)
+        if not seen or seen[-1] != value:
+            seen.append(value)
+        if until(value):
+            return seen
+        assert time.monotonic() < deadline, f"timed out; last value: {str(value)[:200]!r}"
+        await asyncio.sleep(0.02)
+
+
+async def ask(page: Any, prompt: str) -> None:
+    await page.fill(PROMPT, prompt)
+    await page.press(PROMPT, "Enter")
+
+
+async def test_chat_flow_in_a_real_browser(browser: Any, tmp_path: Path) -> None:
+    with rivulet_process("--model", "fake:chunks=300,rate=60", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 1100, "height": 760})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        # the answer grows in several steps
+        await ask(page, "Show me how streaming looks")
+        states = await poll(page, LAST_ANSWER, lambda text: len(text.split()) >= 40)
+        growing = [s for s in states if s]
+        assert len(growing) >= 3 and len(growing[-1]) > len(growing[0])
+        assert all(state.startswith("Streaming, one chunk") for state in growing[1:])
+        await page.screenshot(path=str(DOCS / "streaming.png"))
+        # stop it
+        await page.get_by_role("button", name="Stop").click()
+        await poll(page, LAST_STATUS, lambda text: "Stopped" in text)
+        stopped = await page.evaluate(LAST_ANSWER)
+        await asyncio.sleep(0.3)
+        assert await page.evaluate(LAST_ANSWER) == stopped
+        # regenerate: a complete answer replaces it, the stopped one stays as a version
+        await page.get_by_role("button", name="Regenerate").click()
+        await poll(page, LAST_STATUS, lambda text: "300 chunks" in text, limit=30)
+        await page.get_by_role("button", name="2 versions").wait_for()
+        # a second conversation, then back to the first through the drawer
+        await page.get_by_role("button", name="Conversations").click()
+        await page.get_by_role("button", name="New chat").click()
+        await ask(page, "A second conversation")
+        await poll(page, LAST_STATUS, lambda text: "300 chunks" in text, limit=30)
+        await page.get_by_role("button", name="Show me how streaming looks").click()
+        await page.get_by_text("Show me how streaming looks", exact=True).last.wait_for()
+        assert await page.locator(".user-message").all_inner_texts() == ["Show me how streaming looks"]
+        # reload: the history is still there
+        await page.reload()
+        await page.wait_for_selector(".user-message")
+        assert await page.locator(".user-message").all_inner_texts() == ["Show me how streaming looks"]
+        assert "300 chunks" in await page.evaluate(LAST_STATUS)
+        # dark mode
+        await page.get_by_role("button", name="Dark mode: system, dark, light").click()
+        await page.wait_for_function("document.body.classList.contains('body--dark')")
+        await page.screenshot(path=str(DOCS / "dark.png"))
+
+
+async def test_autoscroll_pauses_when_the_user_scrolls_up(browser: Any, tmp_path: Path) -> None:
+    with rivulet_process("--model", "fake:chunks=1500,rate=80", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 900, "height": 600})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "long")
+        container = ".q-scrollarea__container"
+        at_bottom = (
+            f"() => {{ const c = document.querySelector('{container}'); "
+            "return c.scrollHeight - c.scrollTop - c.clientHeight < 40; }"
+        )
+        await poll(page, f"() => document.querySelector('{container}').scrollHeight > 3000", bool)
+        assert await page.evaluate(at_bottom), "the page does not follow the answer"
+        await page.hover(container)
+        await page.mouse.wheel(0, -1500)
+        jump = page.get_by_role("button", name="Jump to the latest text")
+        await jump.wait_for(state="visible")
+        scroll_top = f"() => document.querySelector('{container}').scrollTop"
+        top = None
+        while top != (top := await page.evaluate(scroll_top)):  # wait for the smooth wheel scroll to settle
+            await asyncio.sleep(0.15)
+        length = len(await page.evaluate(LAST_ANSWER))
+        await poll(page, LAST_ANSWER, lambda text: len(text) > length + 200)
+        assert await page.evaluate(scroll_top) == top, "the page scrolled although the user had scrolled up"
+        assert not await page.evaluate(at_bottom)
+        await jump.click()
+        await poll(page, at_bottom, bool, limit=5)
+        await page.get_by_role("button", name="Stop").click()
+
+
+async def test_hostile_model_output_is_inert(browser: Any, tmp_path: Path) -> None:
+    with rivulet_process("--model", "py:tests.models:hostile", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 1000, "height": 700})
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), asyncio.ensure_future(dialog.dismiss())))
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "be evil")
+        await poll(page, LAST_ANSWER, lambda text: text.rstrip().endswith("Harmless end."))
+        await page.get_by_text("bold", exact=False).first.hover()
+        await asyncio.sleep(0.3)
+        assert await page.evaluate("() => window.__pwned") is None
+        assert dialogs == []
+        unsafe = ".answer-body script, .answer-body iframe, .answer-body img, .answer-body svg, .answer-body [style]"
+        assert await page.locator(unsafe).count() == 0
+        assert "<script>" in await page.evaluate(LAST_ANSWER)  # shown as text
+        hrefs = await page.eval_on_selector_all(".answer-body a", "links => links.map(a => a.getAttribute('href'))")
+        assert not any(href and href.lower().startswith("javascript") for href in hrefs)
+        # the layout holds: no horizontal overflow, the input is still on screen
+        assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        assert await page.locator(PROMPT).is_visible()
+        text = await page.evaluate(LAST_ANSWER)
+        assert "unbroken" * 100 in text.replace("\n", "")
+        assert HOSTILE.startswith("Harmless start.")
+        await page.screenshot(path=str(tmp_path / "hostile.png"))
+
+
+async def test_api_key_never_reaches_the_browser_or_the_logs(
+    browser: Any, tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    canary = "sk-canary-4f1c9a7e3b2d"
+    log = tmp_path / "server.log"
+    env = {"OPENAI_API_KEY": canary, "RIVULET_DATA_DIR": str(tmp_path / "data")}
+    with rivulet_process("--model", "openai:auth", "--base-url", fake_openai.base_url, env=env, log=log) as url:
+        page = await browser.new_page()
+        frames: list[str] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: frames.append(str(frame))))
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "hello")
+        await page.get_by_text("refused the API key").wait_for()
+        html = await page.content()
+    assert fake_openai.requests[-1]["_headers"]["authorization"] == f"Bearer {canary}"  # it was used
+    assert frames, "no websocket traffic was captured"
+    assert canary not in html
+    assert not any(canary in frame for frame in frames)
+    assert canary not in log.read_text()
+    for file in (tmp_path / "data").rglob("*"):
+        if file.is_file():
+            assert canary not in file.read_text(errors="replace"), file
+
+
+async def test_phone_width_stays_readable(browser: Any, tmp_path: Path) -> None:
+    with rivulet_process("--model", "fake:rate=0", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "What does Rivulet do?")
+        await poll(page, LAST_STATUS, lambda text: "chunks" in text and "·" in text)
+        await page.wait_for_timeout(300)
+        assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        await page.screenshot(path=str(DOCS / "phone.png"))
