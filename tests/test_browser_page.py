@@ -104,7 +104,9 @@ async def test_chat_flow_in_a_real_browser(browser: Any, tmp_path: Path) -> None
         assert "300 chunks" in await page.evaluate(LAST_STATUS)
         # dark mode
         await page.get_by_role("button", name="Dark mode: system, dark, light").click()
-        await page.wait_for_function("document.body.classList.contains('body--dark')")
+        await page.wait_for_function("getComputedStyle(document.body).backgroundColor === 'rgb(18, 18, 18)'")
+        await page.mouse.move(500, 400)  # no tooltip in the screenshot
+        await page.wait_for_timeout(400)
         await page.screenshot(path=str(DOCS / "dark.png"))
 
 
@@ -199,4 +201,6 @@ async def test_phone_width_stays_readable(browser: Any, tmp_path: Path) -> None:
         await poll(page, LAST_STATUS, lambda text: "chunks" in text and "·" in text)
         await page.wait_for_timeout(300)
         assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+        overflow = "() => { const c = document.querySelector('.q-scrollarea__container'); return c.scrollWidth - c.clientWidth; }"
+        assert await page.evaluate(overflow) <= 1, "the conversation is wider than a phone screen"
         await page.screenshot(path=str(DOCS / "phone.png"))

@@ -1,6 +1,8 @@
 """The page's CSS (no JavaScript): readable answers on wide and phone-width screens."""
 
 PAGE_CSS = """
+.q-scrollarea__content { width: 100%; }
+.answer-body, .answer-body > * { min-width: 0; max-width: 100%; }
 .user-message { background: var(--q-primary); color: white; border-radius: 1.1rem 1.1rem 0.3rem 1.1rem;
   padding: 0.5rem 0.9rem; max-width: 80%; white-space: pre-wrap; overflow-wrap: anywhere; }
 .user-actions { opacity: 0; transition: opacity 0.2s; }
