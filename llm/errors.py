@@ -128,6 +128,12 @@ def humanize(exc: BaseException, *, where: str = "the model provider", mid_answe
         )
     if isinstance(exc, TimeoutError):
         return ProviderError(f"{where} did not answer in time.", status=504, kind="timeout")
+    if isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError":
+        return ProviderError(
+            f"{where} sent a malformed stream that could not be read. The answer may be incomplete; try again.",
+            status=502,
+            kind="protocol",
+        )
     return ProviderError(
         f"{where} failed unexpectedly ({type(exc).__name__}). Try again; details are in the server log.",
         status=502,

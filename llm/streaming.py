@@ -6,6 +6,7 @@ The page, the command line and the HTTP endpoint all consume `stream_answer`.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from llm.embedded import WAITING_KEY
 from llm.errors import RivuletError, humanize
+
+log = logging.getLogger("rivulet")
 
 Role = Literal["user", "assistant"]
 Status = Literal["waiting", "streaming", "done", "stopped", "error"]
@@ -102,6 +105,15 @@ class AnswerStats:
         }
 
 
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 5:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -156,6 +168,9 @@ async def stream_answer(
         raise
     except Exception as exc:
         error = humanize(exc, where=where, mid_answer=stats.chunks > 0)
+        # Types only: provider messages can quote (part of) an API key.
+        causes = " <- ".join(type(e).__name__ for e in _chain(exc))
+        log.warning("answer failed after %d chunks: %s (%s)", stats.chunks, getattr(error, "kind", "config"), causes)
         stats.finish("error", str(error))
         raise error from exc
     except BaseException:  # cancelled, or the consumer closed us (GeneratorExit)

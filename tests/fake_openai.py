@@ -135,6 +135,7 @@ class FakeOpenAIServer:
             await writer.drain()
 
         closed = asyncio.create_task(reader.read())  # returns b"" when the client closes the connection
+        closed.add_done_callback(lambda task: task.cancelled() or task.exception())
 
         async def gone(delay: float) -> bool:
             done, _ = await asyncio.wait({closed}, timeout=delay)

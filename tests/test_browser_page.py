@@ -201,6 +201,7 @@ async def test_phone_width_stays_readable(browser: Any, tmp_path: Path) -> None:
         await poll(page, LAST_STATUS, lambda text: "chunks" in text and "·" in text)
         await page.wait_for_timeout(300)
         assert await page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
-        overflow = "() => { const c = document.querySelector('.q-scrollarea__container'); return c.scrollWidth - c.clientWidth; }"
+        container = ".q-scrollarea__container"
+        overflow = f"() => {{ const c = document.querySelector('{container}'); return c.scrollWidth - c.clientWidth; }}"
         assert await page.evaluate(overflow) <= 1, "the conversation is wider than a phone screen"
         await page.screenshot(path=str(DOCS / "phone.png"))

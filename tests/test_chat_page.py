@@ -45,7 +45,10 @@ async def wait_for(condition: Callable[[], bool], limit: float = 10.0) -> None:
 
 
 def status_text(user: User) -> str:
-    return sorted(user.find(marker="answer-status").elements, key=lambda e: e.id)[-1].text
+    """The status line of the last answer ('' before there is one)."""
+    assert user.client is not None
+    labels = sorted((e for e in user.client.elements.values() if "answer-status" in e._markers), key=lambda e: e.id)
+    return labels[-1].text if labels else ""
 
 
 async def test_answer_grows_in_steps_then_shows_the_exact_text(user: User) -> None:

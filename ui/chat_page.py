@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -46,6 +45,8 @@ class ChatPage:
         self.store = ConversationStore(app.storage.user)
         self.conversation = self.store.current()
         self.views: list[AnswerView] = []
+        self.regenerate_button: ui.button | None = None
+        self.empty_hint: ui.label | None = None
         self.started: list[AnswerJob] = []
         self.follow = True  # autoscroll while the user stays at the bottom
         self._last_scroll = 0.0
@@ -175,25 +176,29 @@ class ChatPage:
         self.messages.clear()
         if job := self.running_job:
             self.conversation = job.conversation  # the job's copy is the one that grows
+        self.regenerate_button = None
         with self.messages:
-            if not self.conversation.messages:
-                ui.label("Ask something: the answer appears as it is written.").classes(
-                    "text-grey-6 self-center mt-8 empty-hint"
-                )
+            self.empty_hint = ui.label("Ask something: the answer appears as it is written.").classes(
+                "text-grey-6 self-center mt-8 empty-hint"
+            )
+            self.empty_hint.set_visibility(not self.conversation.messages)
             for index, message in enumerate(self.conversation.messages):
                 if message.role == "user":
                     self._user_row(message, index)
                 else:
                     self._answer_view(message, index)
         if job := self.running_job:
-            with self.messages:
-                view = AnswerView(on_update=self._on_view_update)
-                self.views.append(view)
-                view.follow(job)
+            self._follow(job)
         self._update_controls()
         self._render_conversation_list()
         self.follow = True
         self.scroll.scroll_to(percent=1.0)
+
+    def _follow(self, job: AnswerJob) -> None:
+        with self.messages:
+            view = AnswerView(on_update=self._on_view_update)
+        self.views.append(view)
+        view.follow(job)
 
     def _user_row(self, message: Message, index: int) -> None:
         with ui.row().classes("w-full justify-end items-start no-wrap gap-1 user-row"):
@@ -219,7 +224,7 @@ class ChatPage:
                 ).props("flat dense no-caps size=sm").tooltip("Show another version of this answer").mark("flip")
             icon_button("content_copy", "Copy", lambda: self.copy_answer(message.content)).mark("copy")
             if index == len(self.conversation.messages) - 1:
-                icon_button("refresh", "Regenerate", self.regenerate).mark("regenerate")
+                self.regenerate_button = icon_button("refresh", "Regenerate", self.regenerate).mark("regenerate")
             icon_button("delete_outline", "Delete this turn", lambda: self.delete_turn(index)).mark("delete-turn")
 
     def _render_conversation_list(self) -> None:
@@ -274,19 +279,21 @@ class ChatPage:
         if self.follow:
             self.scroll.scroll_to(percent=1.0)
         if not self.streaming and self.button.text == "Stop":
-            # Re-render after this flush returns: the view that called us is replaced.
-            asyncio.get_running_loop().call_soon(self._answer_ended)
+            self._answer_ended()
 
     def _answer_ended(self) -> None:
-        """The running answer ended: re-render it with its actions, give the input back."""
-        if self.client.is_deleted or self.streaming:
+        """The running answer ended: give it its actions and the input back, without re-rendering."""
+        messages = self.conversation.messages
+        last = messages[-1] if messages else None
+        view = self.views[-1] if self.views else None
+        if last is None or view is None or view.message is not last:
+            self.render_conversation()  # the conversation changed under us (another tab): show it as stored
             return
-        self.conversation = self.store.get(self.conversation.id) or self.conversation
-        last = self.conversation.messages[-1] if self.conversation.messages else None
-        nothing_came = last is not None and last.role == "assistant" and last.status == "error" and not last.content
-        if nothing_came and not self.input.value:
-            self.input.value = self.conversation.messages[-2].content  # nothing came: give the prompt back
-        self.render_conversation()
+        self._answer_actions(view, last, len(messages) - 1)
+        if last.status == "error" and not last.content and not self.input.value:
+            self.input.value = messages[-2].content  # nothing came: give the prompt back
+        self._update_controls()
+        self._render_conversation_list()
 
     # -- actions ------------------------------------------------------------------------------
     async def toggle(self) -> None:
@@ -325,6 +332,9 @@ class ChatPage:
         else:
             history = history[:-1]  # the prompt is already the conversation's last message
         self.store.save(self.conversation)
+        if self.regenerate_button is not None and not self.regenerate_button.is_deleted:
+            self.regenerate_button.delete()  # only the newest answer can be regenerated
+            self.regenerate_button = None
         job = self.chat.board.start(
             self.browser_id,
             self.conversation,
@@ -338,7 +348,17 @@ class ChatPage:
             alternatives=alternatives or [],
         )
         self.started.append(job)
-        self.render_conversation()
+        if self.empty_hint is not None:
+            self.empty_hint.set_visibility(False)
+        if add_user:
+            with self.messages:
+                self._user_row(self.conversation.messages[-1], len(self.conversation.messages) - 1)
+        self._follow(job)
+        self._update_controls()
+        if len(self.conversation.messages) == 1:
+            self._render_conversation_list()  # a new conversation got its title
+        self.follow = True
+        self.scroll.scroll_to(percent=1.0)
         return True
 
     def stop(self) -> None:
@@ -358,6 +378,8 @@ class ChatPage:
         if self.streaming or len(messages) < 2 or messages[-1].role != "assistant":
             return
         old = messages.pop()
+        if self.views and self.views[-1].message is old:
+            self.views.pop().root.delete()
         self._start(messages[-1].content, add_user=False, alternatives=[*old.alternatives, old.content])
 
     def flip_version(self, index: int) -> None:
@@ -402,6 +424,7 @@ class ChatPage:
         dialog.delete()
         if text and text.strip() and not self.streaming:
             del self.conversation.messages[index:]
+            self.render_conversation()
             self._start(text)
 
     # -- conversations --------------------------------------------------------------------------

@@ -100,7 +100,7 @@ _TOP_FENCE = re.compile(r"^(`{3,}|~{3,})([^`\n]*)$")
 
 
 def fenced_segments(text: str) -> list[tuple[str, str, str]]:
-    """Split finished Markdown into ("markdown", text, "") and ("code", code, language) parts.
+    """Split finished Markdown into ("markdown", text, "") and ("code", fenced block, code) parts.
 
     Only closed fences that start at column 0 become code parts (fences inside list items
     stay Markdown), so each part renders on its own exactly as it did inside the whole.
@@ -112,7 +112,7 @@ def fenced_segments(text: str) -> list[tuple[str, str, str]]:
     while index < len(lines):
         match = _TOP_FENCE.match(lines[index].rstrip("\n"))
         if match:
-            fence, language = match.group(1), match.group(2).strip()
+            fence = match.group(1)
             end = next(
                 (
                     j
@@ -125,9 +125,8 @@ def fenced_segments(text: str) -> list[tuple[str, str, str]]:
                 if buffer:
                     segments.append(("markdown", "".join(buffer), ""))
                     buffer = []
-                segments.append(
-                    ("code", "".join(lines[index + 1 : end]).rstrip("\n"), language.split()[0] if language else "")
-                )
+                code = "".join(lines[index + 1 : end]).rstrip("\n")
+                segments.append(("code", "".join(lines[index : end + 1]), code))
                 index = end + 1
                 continue
         buffer.append(lines[index])

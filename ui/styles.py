@@ -23,3 +23,7 @@ PAGE_CSS = """
 .answer-body img { max-width: 100%; }
 .conversation-item.current { background: rgba(127, 127, 127, 0.15); border-radius: 0.4rem; }
 """
+PAGE_CSS += """
+.code-block .code-copy { opacity: 0.45; }
+.code-block:hover .code-copy { opacity: 1; }
+"""

@@ -1,0 +1,71 @@
+"""The page's cost per answer grows with flushes, not with chunks."""
+
+from __future__ import annotations
+
+import pytest
+from nicegui.testing import User
+
+from llm.fake import FakeStreamingChatModel, split_words
+from tests.test_chat_page import answers, send, serve, status_text, wait_for
+from ui.answer_view import AnswerView
+from ui.markdown_blocks import fenced_segments
+from ui.safe_markdown import SafeMarkdown
+
+
+async def test_element_updates_are_bounded_by_flushes(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    flushes = 0
+    original_flush = AnswerView.flush
+
+    def counting_flush(self: AnswerView) -> None:
+        nonlocal flushes
+        flushes += 1
+        original_flush(self)
+
+    monkeypatch.setattr(AnswerView, "flush", counting_flush)
+    # 3,000 chunks in 6 paragraphs and one long code fence: few blocks, many chunks.
+    paragraph = "".join(f"word{i} " for i in range(400)).strip() + "\n\n"
+    fence = "```\n" + "".join(f"line {i}\n" for i in range(600)) + "```\n"
+    pieces = split_words(paragraph * 3 + fence + paragraph * 3)
+    chunks = len(pieces)
+    serve(FakeStreamingChatModel(pieces=pieces, rate=1500))
+    await user.open("/")
+    assert user.client is not None
+    outbox = user.client.outbox
+    updates = 0
+    tail_updates = 0
+    original_enqueue = outbox.enqueue_update
+
+    def counting_enqueue(element: object) -> None:
+        nonlocal updates, tail_updates
+        updates += 1
+        if isinstance(element, SafeMarkdown) and any(view.tail is element for view in views):
+            tail_updates += 1
+        original_enqueue(element)  # type: ignore[arg-type]
+
+    views: list[AnswerView] = []
+    original_follow = AnswerView.follow
+
+    def tracking_follow(self: AnswerView, job: object) -> None:
+        views.append(self)
+        original_follow(self, job)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AnswerView, "follow", tracking_follow)
+
+    monkeypatch.setattr(outbox, "enqueue_update", counting_enqueue)
+    send(user, "long")
+    await wait_for(lambda: f"{chunks} chunks" in status_text(user), limit=30)
+    assert "".join(pieces).startswith(answers(user)[-1][:100])
+    assert flushes >= 5
+    # Creating the page's elements costs a fixed number of updates; the stream itself one per flush.
+    assert tail_updates <= flushes + 1, f"the open tail was updated {tail_updates} times in {flushes} flushes"
+    assert updates < chunks / 5, f"{updates} element updates for {chunks} chunks"
+
+
+def test_fenced_segments_make_code_blocks_of_closed_top_level_fences() -> None:
+    text = "Intro\n\n```python\nx = 1\n\ny = 2\n```\n\n- item\n\n  ```\n  nested\n  ```\n\nEnd\n"
+    assert fenced_segments(text) == [
+        ("markdown", "Intro\n\n", ""),
+        ("code", "```python\nx = 1\n\ny = 2\n```\n", "x = 1\n\ny = 2"),
+        ("markdown", "\n- item\n\n  ```\n  nested\n  ```\n\nEnd\n", ""),
+    ]
+    assert fenced_segments("```\nnot closed\n") == [("markdown", "```\nnot closed\n", "")]
