@@ -95,8 +95,8 @@ async def test_chat_flow_in_a_real_browser(browser: Any, tmp_path: Path) -> None
         await ask(page, "A second conversation")
         await poll(page, LAST_STATUS, lambda text: "300 chunks" in text, limit=30)
         await page.get_by_role("button", name="Show me how streaming looks").click()
-        await page.get_by_text("Show me how streaming looks", exact=True).last.wait_for()
-        assert await page.locator(".user-message").all_inner_texts() == ["Show me how streaming looks"]
+        prompts = "() => [...document.querySelectorAll('.user-message')].map(e => e.innerText)"
+        await poll(page, prompts, lambda texts: texts == ["Show me how streaming looks"], limit=10)
         # reload: the history is still there
         await page.reload()
         await page.wait_for_selector(".user-message")
