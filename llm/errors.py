@@ -25,140 +25,109 @@ class ProviderError(RivuletError):
             self.kind = kind
 
 
+# One sentence per kind of failure; `where` names the provider (a URL or "the local model").
+def _unreachable(where: str) -> ProviderError:
+    return ProviderError(
+        f"Could not connect to {where}. Check that the server is running and the URL is right.",
+        status=503,
+        kind="unreachable",
+    )
+
+
+def _no_answer(where: str) -> ProviderError:
+    return ProviderError(
+        f"{where} did not answer in time. Check that it is running, or raise --idle-timeout.",
+        status=504,
+        kind="timeout",
+    )
+
+
+def _stalled(where: str) -> ProviderError:
+    return ProviderError(
+        f"{where} stopped sending for too long, so the answer was cut off. Try again or raise --idle-timeout.",
+        status=504,
+        kind="timeout",
+    )
+
+
+def _cut(where: str) -> ProviderError:
+    return ProviderError(
+        f"The connection to {where} broke off in the middle of the answer. Try again.", status=502, kind="cut"
+    )
+
+
+def _malformed(where: str) -> ProviderError:
+    return ProviderError(
+        f"{where} sent a malformed stream that could not be read. The answer may be incomplete; try again.",
+        status=502,
+        kind="protocol",
+    )
+
+
 def _retry_after(response: object) -> str:
     headers = getattr(response, "headers", None) or {}
     value = headers.get("retry-after") if hasattr(headers, "get") else None
     return f" Retry after {value} s." if value else " Wait a moment and try again."
 
 
+def _names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
 def humanize(exc: BaseException, *, where: str = "the model provider", mid_answer: bool = False) -> RivuletError:
     """Turn any provider exception into a `RivuletError` with a message that says what to do.
 
     `where` names the provider (a URL or "the local model"); it must never contain a secret.
-    `mid_answer` tells that part of the answer had already arrived.
+    `mid_answer` tells that part of the answer had already arrived, so a timeout is a stall
+    and a connection error is a stream cut off.
     """
     if isinstance(exc, RivuletError):
         return exc
-    if mid_answer:
-        broken = _mid_answer(exc, where)
-        if broken is not None:
-            return broken
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - langchain-openai always brings it
-        openai = None  # type: ignore[assignment]
     import httpx
+    import openai
 
-    if openai is not None:
-        if isinstance(exc, openai.AuthenticationError):
+    cause = exc.__cause__ or exc.__context__
+    timeout = isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError)
+    if timeout or isinstance(cause, httpx.TimeoutException):
+        if mid_answer:
+            return _stalled(where)
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) or isinstance(cause, httpx.ConnectTimeout):
             return ProviderError(
-                f"{where} refused the API key (401). Check OPENAI_API_KEY (or RIVULET_API_KEY).",
-                status=401,
-                kind="auth",
-            )
-        if isinstance(exc, openai.PermissionDeniedError):
-            return ProviderError(
-                f"{where} denied access (403). Check that your API key may use this model.",
-                status=401,
-                kind="auth",
-            )
-        if isinstance(exc, openai.NotFoundError):
-            return ProviderError(
-                f"{where} does not know this model (404). Check the model name in --model.",
-                status=502,
-                kind="not_found",
-            )
-        if isinstance(exc, openai.RateLimitError):
-            return ProviderError(
-                f"{where} is rate-limiting requests (429).{_retry_after(exc.response)}",
-                status=429,
-                kind="rate_limit",
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return ProviderError(
-                f"{where} did not answer in time. Check that it is running, or raise --idle-timeout.",
+                f"Connecting to {where} timed out. Check that the server is up and reachable.",
                 status=504,
                 kind="timeout",
             )
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__
-            if isinstance(cause, httpx.TimeoutException):
-                return humanize(cause, where=where)
-            return ProviderError(
-                f"Could not connect to {where}. Check that the server is running and the URL is right.",
-                status=503,
-                kind="unreachable",
-            )
-        if isinstance(exc, openai.APIStatusError):
-            code = exc.status_code
-            return ProviderError(
-                f"{where} failed with an error ({code}). Try again; if it persists, check the server's logs.",
-                status=502,
-                kind="server_error",
-            )
-        if isinstance(exc, openai.APIError):
-            return ProviderError(
-                f"{where} sent a response that could not be read. The answer may be incomplete.",
-                status=502,
-                kind="protocol",
-            )
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+        return _no_answer(where)
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        if mid_answer or isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return _cut(where)
+        return _unreachable(where)
+    if isinstance(exc, openai.AuthenticationError):
         return ProviderError(
-            f"Connecting to {where} timed out. Check that the server is up and reachable.",
-            status=504,
-            kind="timeout",
+            f"{where} refused the API key (401). Check OPENAI_API_KEY (or RIVULET_API_KEY).", status=401, kind="auth"
         )
-    if isinstance(exc, httpx.ReadTimeout):
+    if isinstance(exc, openai.PermissionDeniedError):
         return ProviderError(
-            f"{where} stopped sending for too long, so the answer was cut off. Try again or raise --idle-timeout.",
-            status=504,
-            kind="timeout",
+            f"{where} denied access (403). Check that your API key may use this model.", status=401, kind="auth"
         )
-    if isinstance(exc, httpx.ConnectError):
+    if isinstance(exc, openai.NotFoundError):
         return ProviderError(
-            f"Could not connect to {where}. Check that the server is running and the URL is right.",
-            status=503,
-            kind="unreachable",
+            f"{where} does not know this model (404). Check the model name in --model.", status=502, kind="not_found"
         )
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+    if isinstance(exc, openai.RateLimitError):
         return ProviderError(
-            f"The connection to {where} broke off in the middle of the answer. Try again.",
+            f"{where} is rate-limiting requests (429).{_retry_after(exc.response)}", status=429, kind="rate_limit"
+        )
+    if isinstance(exc, openai.APIStatusError):
+        return ProviderError(
+            f"{where} failed with an error ({exc.status_code}). Try again; if it persists, check the server's logs.",
             status=502,
-            kind="cut",
+            kind="server_error",
         )
-    if isinstance(exc, TimeoutError):
-        return ProviderError(f"{where} did not answer in time.", status=504, kind="timeout")
-    if isinstance(exc, ValueError) and type(exc).__name__ == "JSONDecodeError":
-        return ProviderError(
-            f"{where} sent a malformed stream that could not be read. The answer may be incomplete; try again.",
-            status=502,
-            kind="protocol",
-        )
+    if isinstance(exc, openai.APIError) or "JSONDecodeError" in _names(exc):
+        return _malformed(where)
     return ProviderError(
         f"{where} failed unexpectedly ({type(exc).__name__}). Try again; details are in the server log.",
         status=502,
         kind="unexpected",
     )
-
-
-def _mid_answer(exc: BaseException, where: str) -> ProviderError | None:
-    """A failure of a stream that had already started: a stall or a dropped connection."""
-    import httpx
-
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    cause = exc.__cause__ or exc.__context__
-    if "APITimeoutError" in names or isinstance(exc, httpx.TimeoutException | TimeoutError):
-        return ProviderError(
-            f"{where} stopped sending for too long, so the answer was cut off. Try again or raise --idle-timeout.",
-            status=504,
-            kind="timeout",
-        )
-    if isinstance(cause, httpx.TimeoutException):
-        return _mid_answer(cause, where)
-    if "APIConnectionError" in names or isinstance(exc, httpx.TransportError):
-        return ProviderError(
-            f"The connection to {where} broke off in the middle of the answer. Try again.",
-            status=502,
-            kind="cut",
-        )
-    return None
