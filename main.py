@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
-import os
+import logging
 import sys
 
 EXIT_CONFIG = 2
@@ -40,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Rivulet streams an LLM's answer word by word: in the browser, on the command line and over HTTP. "
         "With no options it serves the chat page with the embedded offline model.",
         epilog="Settings also come from RIVULET_* environment variables and a .env file; flags win. "
-        "API keys: OPENAI_API_KEY (never passed as a flag).",
+        "Secrets never go in flags: OPENAI_API_KEY, RIVULET_PASSWORD.",
     )
     commands = parser.add_subparsers(dest="command", metavar="{serve,ask}")
     serve = commands.add_parser("serve", parents=[common], help="serve the chat page and POST /ask (the default)")
@@ -48,6 +47,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--port", type=int, help="port (default 8080)")
     serve.add_argument("--models", help="extra model specs offered in the page, comma-separated")
     serve.add_argument("--cors-origins", help="extra origins allowed to call /ask, comma-separated, or '*'")
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=None,
+        help="serve a non-local --host without a password (default: such a host needs RIVULET_PASSWORD)",
+    )
     serve.add_argument("--show", action="store_true", help="open the page in a browser")
     serve.add_argument("--native", action="store_true", help="open in a desktop window (needs pywebview)")
     ask = commands.add_parser("ask", parents=[common], help="stream one answer to stdout")
@@ -73,42 +78,44 @@ def load_settings(args: argparse.Namespace):  # -> Settings (imported lazily for
         raise ConfigError(f"Invalid setting ({problems}).") from exc
 
 
-def native_problem() -> str | None:
-    """Why a native window cannot open here, or None when it can."""
-    if importlib.util.find_spec("webview") is None:
-        return (
-            "--native needs pywebview and a GUI toolkit: run `make native-deps`, or drop --native and use the browser."
-        )
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        return "--native needs a graphical display (DISPLAY is not set). Drop --native and open the page in a browser."
-    return None
-
-
 def serve(args: argparse.Namespace) -> int:
     from llm.errors import ConfigError
 
     try:
         settings = load_settings(args)
+        from ui.native import native_problem, prepare_native
+
         if args.native and (problem := native_problem()):
+            raise ConfigError(problem)
+        from ui.storage import redis_problem
+
+        if problem := redis_problem():  # before NiceGUI's import, which loads its storage from Redis
             raise ConfigError(problem)
         from nicegui import app, ui
 
         from api.ask import register_api
+        from api.auth import decide, register_auth
         from llm.factory import ModelRegistry
         from ui.chat_page import register_pages
-        from ui.storage import storage_secret, use_data_dir
+        from ui.storage import storage_secret, use_data_dir, watch_redis
 
+        auth = decide(settings)  # a public address without a password is refused here, before anything binds
         registry = ModelRegistry(settings)
         registry.get()  # fail now, not at the first question, on a bad spec or a missing key
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if auth.enabled:
+        register_auth(app, settings)  # before register_api, so that CORS wraps it
     register_pages(registry, settings)
     register_api(app, registry, settings)
     use_data_dir(settings.data_dir)
-    if settings.host not in {"127.0.0.1", "localhost", "::1"}:
-        print(f"warning: serving on {settings.host}: other machines can reach this chat.", file=sys.stderr)
+    watch_redis()
+    if auth.warning:
+        print(auth.warning, file=sys.stderr)
     print(f"Rivulet: http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
+    if args.native:
+        prepare_native()
     ui.run(
         host=settings.host,
         port=settings.port,
@@ -120,7 +127,7 @@ def serve(args: argparse.Namespace) -> int:
         native=args.native,
         show_welcome_message=False,
         uvicorn_logging_level="warning",
-        storage_secret=storage_secret(settings.data_dir),
+        storage_secret=storage_secret(settings.data_dir, settings.storage_secret),
         reconnect_timeout=settings.reconnect_grace,
     )
     return 0
@@ -130,6 +137,7 @@ def ask(args: argparse.Namespace) -> int:
     from llm.ask import ask as ask_command
     from llm.errors import ConfigError
 
+    logging.getLogger("rivulet").setLevel(logging.ERROR)  # stderr is for the one-line error only
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     try:
         settings = load_settings(args)

@@ -18,7 +18,8 @@ async def _chunks(settings: Settings, prompt: str, url: str | None) -> AsyncIter
     if url:
         from api.client import stream_from_server
 
-        async for chunk in stream_from_server(url, prompt, system=settings.system_prompt, token=None):
+        token = settings.password.get_secret_value() if settings.password else None  # RIVULET_PASSWORD
+        async for chunk in stream_from_server(url, prompt, system=settings.system_prompt, token=token):
             yield chunk
         return
     registry = ModelRegistry(settings)

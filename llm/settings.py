@@ -56,6 +56,26 @@ class Settings(BaseSettings):
     reconnect_grace: float = Field(
         5.0, gt=0, description="Seconds a closed or reloading tab may take to come back before its answer stops"
     )
+    password: SecretStr | None = Field(
+        None, description="Password for the login page and the /ask bearer token (environment only, never a flag)"
+    )
+    no_auth: bool = Field(False, description="Serve a non-loopback address without a password (explicit opt-out)")
+    storage_secret: SecretStr | None = Field(
+        None, description="Signs the session cookie; the same value on every host behind one Redis (default: a file)"
+    )
+
+    @field_validator("password", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        return None if isinstance(raw, str) and not raw.strip() else value
+
+    @field_validator("storage_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value
 
     @field_validator("models", "cors_origins", mode="before")
     @classmethod
@@ -71,6 +91,7 @@ class Settings(BaseSettings):
 
     def public_dict(self) -> dict[str, Any]:
         """Settings safe to show: secrets are reduced to whether they are set."""
-        data = self.model_dump(exclude={"api_key"})
+        data = self.model_dump(exclude={"api_key", "password", "storage_secret"})
         data["api_key_set"] = self.api_key is not None
+        data["password_set"] = self.password is not None
         return data

@@ -1,0 +1,212 @@
+"""Password protection, on when `RIVULET_PASSWORD` is set (and required off 127.0.0.1).
+
+Follows NiceGUI's `examples/authentication`: a middleware lets a request through when the browser's
+session is logged in (`app.storage.user["authenticated"]`, set by the `/login` page) or when it sends
+`Authorization: Bearer <password>`. Everything else is refused, except the login page itself and
+NiceGUI's static assets and websocket: a page request is redirected to `/login`, any other request
+gets `401 {"error": ...}`. Wrong passwords are rate-limited per client address (`429`).
+
+The password is only ever compared (in constant time); it is never logged, echoed or stored.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import math
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from nicegui import Client, __version__, app, ui
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from llm.errors import ConfigError
+from llm.settings import Settings
+
+log = logging.getLogger("rivulet.auth")
+
+LOGIN_PATH = "/login"
+#: Reachable without logging in: what the login page needs to render and talk to the server.
+PUBLIC_PREFIXES = (f"/_nicegui/{__version__}/", "/_nicegui_ws/")
+PUBLIC_PATHS = {LOGIN_PATH, "/favicon.ico"}
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach: localhost, 127.0.0.0/8, ::1."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class AuthDecision:
+    enabled: bool
+    warning: str | None = None
+
+
+def decide(settings: Settings) -> AuthDecision:
+    """Whether to require the password, and what to warn about. Refuses an unprotected public address."""
+    exposed = not is_loopback(settings.host)
+    if settings.no_auth:
+        if exposed:
+            return AuthDecision(
+                False,
+                f"warning: --no-auth: anyone who can reach {settings.host}:{settings.port} can use this chat "
+                "and its model, without a password.",
+            )
+        if settings.password is not None:
+            return AuthDecision(False, "warning: --no-auth: RIVULET_PASSWORD is ignored, no login is required.")
+        return AuthDecision(False)
+    if settings.password is not None:
+        return AuthDecision(True)
+    if exposed:
+        raise ConfigError(
+            f"Serving on {settings.host} lets other machines use this chat: set RIVULET_PASSWORD "
+            "(in the environment or .env), or pass --no-auth to serve it without a password."
+        )
+    return AuthDecision(False)
+
+
+class FailureLimiter:
+    """At most `limit` wrong passwords per client address within `window` seconds."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
+
+    def _recent(self, ip: str) -> deque[float]:
+        now = time.monotonic()
+        for key in list(self._failures):  # forget addresses whose failures are all old
+            failures = self._failures[key]
+            while failures and failures[0] <= now - self.window:
+                failures.popleft()
+            if not failures:
+                del self._failures[key]
+        return self._failures[ip]
+
+    def wait(self, ip: str) -> int:
+        """Seconds until `ip` may try again; 0 when it may try now."""
+        failures = self._recent(ip)
+        if len(failures) < self.limit:
+            return 0
+        return max(1, math.ceil(failures[-self.limit] + self.window - time.monotonic()))
+
+    def failed(self, ip: str) -> None:
+        self._recent(ip).append(time.monotonic())
+        if len(self._failures[ip]) == self.limit:
+            log.warning("%d wrong passwords from %s: refusing it for up to %.0f s.", self.limit, ip, self.window)
+
+    def succeeded(self, ip: str) -> None:
+        self._failures.pop(ip, None)
+
+
+class PasswordCheck:
+    """The password, compared in constant time, and the rate limit shared by the page and the API."""
+
+    def __init__(self, settings: Settings, limiter: FailureLimiter | None = None) -> None:
+        assert settings.password is not None
+        self._secret = settings.password.get_secret_value().encode()
+        self.limiter = limiter or FailureLimiter()
+
+    def __repr__(self) -> str:
+        return "PasswordCheck(**********)"
+
+    def check(self, ip: str, candidate: str | bytes) -> bool:
+        """Compare `candidate` (text, or UTF-8 bytes) and record the outcome. Call when `limiter.wait(ip)` is 0."""
+        if hmac.compare_digest(candidate.encode() if isinstance(candidate, str) else candidate, self._secret):
+            self.limiter.succeeded(ip)
+            return True
+        self.limiter.failed(ip)
+        return False
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def too_many(wait: int) -> str:
+    return f"Too many wrong passwords: wait {wait} s before trying again."
+
+
+class AuthMiddleware(BaseHTTPMiddleware):
+    """Lets a request through when it is public, logged in, or carries the right bearer token."""
+
+    def __init__(self, app: object, passwords: PasswordCheck) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.passwords = passwords
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if request.method == "OPTIONS" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return await call_next(request)
+        if app.storage.user.get("authenticated"):
+            return await call_next(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            if request.method in {"GET", "HEAD"}:
+                return RedirectResponse(LOGIN_PATH)
+            return _error(
+                401,
+                "This Rivulet server needs its password: send 'Authorization: Bearer <RIVULET_PASSWORD>'.",
+                {"WWW-Authenticate": "Bearer"},
+            )
+        ip = request.client.host if request.client else ""
+        if wait := self.passwords.limiter.wait(ip):
+            return _error(429, too_many(wait), {"Retry-After": str(wait)})
+        # Starlette decodes headers as latin-1: encoding back gives the bytes sent, UTF-8 for a non-ASCII password.
+        if not self.passwords.check(ip, token.strip().encode("latin-1")):
+            return _error(401, "Wrong password in the bearer token.", {"WWW-Authenticate": "Bearer"})
+        return await call_next(request)
+
+
+def login_page(passwords: PasswordCheck, client: Client) -> RedirectResponse | None:
+    """A password field; on success the browser's session is marked authenticated."""
+    if app.storage.user.get("authenticated"):
+        return RedirectResponse("/")
+
+    def try_login() -> None:
+        if wait := passwords.limiter.wait(client.ip):
+            message.set_text(too_many(wait))
+        elif passwords.check(client.ip, password.value or ""):
+            app.storage.user["authenticated"] = True
+            ui.navigate.to("/")
+        else:
+            password.value = ""
+            wait = passwords.limiter.wait(client.ip)
+            message.set_text(too_many(wait) if wait else "Wrong password.")
+
+    ui.page_title("Rivulet: log in")
+    with ui.card().classes("absolute-center items-stretch w-80"):
+        ui.label("Rivulet").classes("text-h6")
+        password = ui.input("Password", password=True, password_toggle_button=True).props("autofocus")
+        password.on("keydown.enter", try_login)
+        ui.button("Log in", on_click=try_login)
+        message = ui.label().classes("text-negative").props("role=alert")
+    return None
+
+
+def logout() -> RedirectResponse:
+    app.storage.user.pop("authenticated", None)
+    return RedirectResponse(LOGIN_PATH)
+
+
+def register_auth(fastapi_app: FastAPI, settings: Settings) -> None:
+    """Require `settings.password` for every page and endpoint; add the `/login` page and `/logout`.
+
+    Call it before other middleware (e.g. CORS) is added, so that those wrap it and still see every request.
+    """
+    passwords = PasswordCheck(settings)
+    fastapi_app.add_middleware(AuthMiddleware, passwords=passwords)
+    fastapi_app.get("/logout", include_in_schema=False)(logout)
+
+    @ui.page(LOGIN_PATH)
+    def login(client: Client) -> RedirectResponse | None:
+        return login_page(passwords, client)

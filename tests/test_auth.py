@@ -1,0 +1,286 @@
+"""Password protection: `RIVULET_PASSWORD`, the login page, bearer tokens for `/ask`, rate limiting.
+
+The server runs as `main.py` in a subprocess on 127.0.0.1; the login page is driven by headless Chromium.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.auth import AuthDecision, FailureLimiter, PasswordCheck, decide, is_loopback
+from llm.errors import ConfigError
+from llm.settings import Settings
+from tests.conftest import free_port, wait_http
+from tests.test_cli import MAIN, cli_env, run
+
+PASSWORD = "canary-Pa55word-7f3a9c"
+FAKE = "fake:chunks=5,rate=0"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@contextlib.contextmanager
+def protected_server(folder: Path, password: str = PASSWORD) -> Iterator[str]:
+    """`main.py` with RIVULET_PASSWORD on a free 127.0.0.1 port; stdout and stderr go to `folder/server.log`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = cli_env(RIVULET_DATA_DIR=str(folder / "data"), RIVULET_PASSWORD=password)
+    with open(folder / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, MAIN, "--model", FAKE, "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=folder,  # no developer .env file
+        )
+        try:
+            wait_http(f"http://127.0.0.1:{port}/login", proc=proc)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("protected")
+
+
+@pytest.fixture(scope="module")
+def server(server_dir: Path) -> Iterator[str]:
+    with protected_server(server_dir) as url:
+        yield url
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+def ask(url: str, token: str | None = None, **headers: str) -> httpx.Response:
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return httpx.post(f"{url}/ask", json={"prompt": "hi"}, headers=headers, timeout=30)
+
+
+async def log_in(page: Any, password: str) -> None:
+    await page.fill("input[type=password]", password)
+    await page.press("input[type=password]", "Enter")
+
+
+# -- when auth is on: the decision, before anything binds ----------------------------------
+
+
+def test_loopback_addresses() -> None:
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost", "LOCALHOST"):
+        assert is_loopback(host), host
+    for host in ("0.0.0.0", "::", "", "192.168.1.20", "example.org", "localhost.example.org"):
+        assert not is_loopback(host), host
+
+
+def test_decision() -> None:
+    for host in ("127.0.0.1", "::1", "localhost"):
+        assert decide(Settings(host=host)) == AuthDecision(enabled=False, warning=None)
+    with pytest.raises(ConfigError, match=r"RIVULET_PASSWORD.*--no-auth"):
+        decide(Settings(host="0.0.0.0"))
+    with pytest.raises(ConfigError):
+        decide(Settings(host="0.0.0.0", password="   "))  # blank is not a password
+    open_to_all = decide(Settings(host="0.0.0.0", no_auth=True))
+    assert not open_to_all.enabled and open_to_all.warning and "--no-auth" in open_to_all.warning
+    assert "0.0.0.0:8080" in open_to_all.warning and "\n" not in open_to_all.warning
+    for host in ("127.0.0.1", "0.0.0.0"):
+        on = decide(Settings(host=host, password=PASSWORD))
+        assert on.enabled and not on.warning
+    explicit = decide(Settings(password=PASSWORD, no_auth=True))
+    assert not explicit.enabled and "ignored" in (explicit.warning or "")
+
+
+def test_password_comes_from_the_environment_and_stays_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RIVULET_PASSWORD", PASSWORD)
+    settings = Settings()
+    assert settings.password is not None and settings.password.get_secret_value() == PASSWORD
+    for shown in (str(settings.public_dict()), repr(settings), str(settings)):
+        assert PASSWORD not in shown
+    assert settings.public_dict()["password_set"] is True
+    assert repr(PasswordCheck(settings)) == "PasswordCheck(**********)"
+    with pytest.raises(ValueError):
+        settings.password = None  # type: ignore[misc]  # frozen
+
+
+def test_public_host_without_password_exits_2_before_binding() -> None:
+    port = free_port()
+    started = time.monotonic()
+    result = run("--host", "0.0.0.0", "--port", str(port), "--model", FAKE)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "RIVULET_PASSWORD" in result.stderr and "--no-auth" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert time.monotonic() - started < 30
+
+
+def test_no_password_flag() -> None:
+    result = run("--password", PASSWORD, "--model", FAKE)  # it would show up in `ps`
+    assert result.returncode == 2 and "unrecognized arguments" in result.stderr
+    assert "--no-auth" in run("serve", "--help").stdout
+
+
+def test_failure_limiter_window() -> None:
+    limiter = FailureLimiter(limit=3, window=0.5)
+    for _ in range(2):
+        limiter.failed("10.0.0.1")
+    assert limiter.wait("10.0.0.1") == 0
+    limiter.failed("10.0.0.1")
+    assert limiter.wait("10.0.0.1") == 1  # rounded up to whole seconds
+    assert limiter.wait("10.0.0.2") == 0  # per address
+    time.sleep(0.6)
+    assert limiter.wait("10.0.0.1") == 0  # the window passed
+    for _ in range(3):
+        limiter.failed("10.0.0.1")
+    limiter.succeeded("10.0.0.1")
+    assert limiter.wait("10.0.0.1") == 0  # a success resets
+
+
+def test_password_check_is_exact_and_accepts_utf8_bytes() -> None:
+    check = PasswordCheck(Settings(password="Wasserfall-🌊"))
+    assert check.check("ip", "Wasserfall-🌊") and check.check("ip", "Wasserfall-🌊".encode())
+    assert not check.check("ip", "Wasserfall-") and not check.check("ip", "wasserfall-🌊")
+    assert not check.check("ip", "")
+
+
+# -- a protected server ---------------------------------------------------------------------
+
+
+def test_pages_redirect_to_login_and_assets_stay_reachable(server: str) -> None:
+    for path in ("/", "/some/page", "/logout"):
+        response = httpx.get(server + path)
+        assert response.status_code in {302, 303, 307} and response.headers["location"] == "/login", path
+    login = httpx.get(f"{server}/login")
+    assert login.status_code == 200 and "<title>Rivulet: log in</title>" in login.text
+    assert PASSWORD not in login.text
+    assets = re.findall(r'"(/_nicegui/[^"]+?\.(?:js|css))"', login.text)
+    assert assets
+    for asset in assets[:5]:
+        assert httpx.get(server + asset).status_code == 200, asset
+    assert httpx.get(f"{server}/favicon.ico").status_code == 200
+
+
+def test_ask_needs_the_bearer_token(server: str) -> None:
+    missing = ask(server)
+    assert missing.status_code == 401 and "Bearer" in missing.json()["error"]
+    assert missing.headers["www-authenticate"] == "Bearer"
+    wrong = ask(server, "not-the-password")
+    assert wrong.status_code == 401 and "Wrong password" in wrong.json()["error"]
+    assert PASSWORD not in missing.text + wrong.text
+    with httpx.stream(
+        "POST", f"{server}/ask", json={"prompt": "hi"}, headers={"Authorization": f"Bearer {PASSWORD}"}
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/plain; charset=utf-8"
+        reads = list(response.iter_text())
+    assert len("".join(reads).split()) == 5
+
+
+def test_cors_still_works_with_auth(server: str) -> None:
+    origin = {"Origin": "http://localhost:5173"}
+    preflight = httpx.options(
+        f"{server}/ask",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"},
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:5173"
+    refused = ask(server, **origin)  # a cross-origin page can read why it was refused
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "http://localhost:5173"
+    assert ask(server, PASSWORD, **origin).status_code == 200
+
+
+def test_ask_url_uses_rivulet_password(server: str) -> None:
+    result = run("ask", "--url", server, "hi", RIVULET_PASSWORD=PASSWORD)
+    assert result.returncode == 0 and len(result.stdout.split()) == 5
+    assert PASSWORD not in result.stderr
+
+
+async def test_login_page_flow(server: str, browser: Any) -> None:
+    page = await browser.new_page()
+    await page.goto(server + "/")
+    assert page.url == f"{server}/login"
+    await page.wait_for_selector("input[type=password]")
+    await log_in(page, "not-the-password")
+    await page.get_by_text("Wrong password.").wait_for()
+    assert await page.input_value("input[type=password]") == ""  # not kept in the page
+    await log_in(page, PASSWORD)
+    await page.wait_for_url(f"{server}/")
+    await page.wait_for_selector("textarea")  # the chat page
+    assert PASSWORD not in await page.content()
+    # the logged-in browser session may call /ask without a token
+    status = await page.evaluate(
+        """async () => (await fetch('/ask', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                          body: JSON.stringify({prompt: 'hi'})})).status"""
+    )
+    assert status == 200
+    await page.goto(f"{server}/login")  # already logged in: straight back to the chat
+    assert page.url == f"{server}/"
+    await page.goto(f"{server}/logout")
+    assert page.url == f"{server}/login"
+    await page.goto(server + "/")
+    assert page.url == f"{server}/login"
+
+
+async def test_wrong_passwords_are_rate_limited(tmp_path: Path, browser: Any) -> None:
+    with protected_server(tmp_path) as url:
+        for _ in range(3):
+            assert ask(url, "guess").status_code == 401
+        page = await browser.new_page()
+        await page.goto(f"{url}/login")
+        await page.wait_for_selector("input[type=password]")
+        await log_in(page, "guess-4")
+        await page.get_by_text("Wrong password.").wait_for()
+        await log_in(page, "guess-5")  # the fifth failure, API and page together
+        await page.get_by_text("Too many wrong passwords").wait_for()
+        blocked = ask(url, "guess-6")
+        assert blocked.status_code == 429 and "Too many" in blocked.json()["error"]
+        assert 1 <= int(blocked.headers["retry-after"]) <= 60
+        assert ask(url, PASSWORD).status_code == 429  # even the right password waits
+        await log_in(page, PASSWORD)
+        await page.wait_for_timeout(300)
+        assert page.url == f"{url}/login" and "wait" in await page.get_by_role("alert").inner_text()
+    log = (tmp_path / "server.log").read_text()
+    assert "wrong passwords from 127.0.0.1" in log and PASSWORD not in log
+
+
+def test_the_password_never_leaks(server: str, server_dir: Path) -> None:
+    """Runs last in this module: the server's output and everything it stored."""
+    assert ask(server, PASSWORD).status_code == 200
+    time.sleep(1.5)  # let NiceGUI write its storage files
+    log = (server_dir / "server.log").read_text()
+    assert "Rivulet: http://127.0.0.1:" in log and PASSWORD not in log
+    stored = [path for path in (server_dir / "data").rglob("*") if path.is_file()]
+    assert any("storage" in str(path) for path in stored)
+    for path in stored:
+        assert PASSWORD not in path.read_text(errors="replace"), path

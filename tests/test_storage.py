@@ -1,0 +1,328 @@
+"""Where conversations live: files that survive a restart, Redis shared by two processes, a Redis that goes away.
+
+The processes are real `main.py` servers on 127.0.0.1 driven in Debian's headless Chromium; Redis is Debian's
+`redis-server`, started by the fixture on a free port (the tests are skipped without it).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, free_port, rivulet_process
+from tests.test_cli import cli_env
+from ui.storage import RedisWatch, redacted, redis_problem, storage_secret
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MODEL = "fake:chunks=8,rate=0"
+ANSWERED = "8 chunks"  # the status line under a finished answer of MODEL
+SECRET = "a-shared-secret-of-some-length"
+REDIS_ARGS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]  # 127.0.0.1 only, nothing on disk
+
+
+class RedisServer:
+    """Debian's redis-server on 127.0.0.1:`port`, without persistence; stop() kills it, start() brings it back."""
+
+    def __init__(self, executable: str, port: int, folder: Path) -> None:
+        self.executable = executable
+        self.port = port
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        self.proc = subprocess.Popen(
+            [self.executable, *REDIS_ARGS, "--port", str(self.port), "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        with redis.Redis(port=self.port, socket_connect_timeout=1) as client:
+            while True:
+                assert self.proc.poll() is None, f"redis-server exited with {self.proc.returncode}"
+                try:
+                    client.ping()
+                    return
+                except redis.ConnectionError:
+                    assert time.monotonic() < deadline, "redis-server did not answer within 10 s"
+                    time.sleep(0.05)
+
+    def publishes(self) -> int:
+        """How many PUBLISH commands Redis has run since it started."""
+        import redis
+
+        with redis.Redis(port=self.port) as client:
+            return client.info("commandstats").get("cmdstat_publish", {}).get("calls", 0)
+
+    def stop(self) -> None:
+        """Kill it, as a crash would."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    executable = shutil.which("redis-server")
+    if not executable:
+        pytest.skip("Debian's redis-server is not installed (make system-deps installs it)")
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    server = RedisServer(executable, free_port(), folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser(chromium: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield instance
+        finally:
+            instance.close()
+
+
+def ask(page: Any, prompt: str) -> None:
+    """Send `prompt` from the page and wait until its answer has finished."""
+    from playwright.sync_api import expect
+
+    finished = page.locator(".answer-status", has_text=ANSWERED)
+    before = finished.count()
+    page.locator(".prompt textarea").fill(prompt)
+    page.locator(".prompt textarea").press("Enter")
+    expect(finished).to_have_count(before + 1, timeout=20_000)
+
+
+def open_page(page: Any, url: str | None = None) -> None:
+    """Load `url` (or reload the page) and wait until its websocket is connected."""
+    if url:
+        page.goto(url)
+    else:
+        page.reload()
+    page.wait_for_function("() => window.did_handshake === true", timeout=20_000)
+
+
+def expect_conversation(page: Any, prompts: list[str], url: str | None = None, timeout: float = 20.0) -> None:
+    """Open `url` (or reload) until the page shows exactly `prompts`, each with a finished answer.
+
+    Reloading again is allowed because another process receives a change from Redis a moment after it is made.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        open_page(page, url)
+        url = None
+        shown = [text.strip() for text in page.locator(".user-message").all_inner_texts()]
+        statuses = page.locator(".answer-status").all_inner_texts()
+        answers = page.locator(".answer-body").all_inner_texts()
+        if shown == prompts and len(statuses) == len(answers) == len(prompts):
+            assert all(ANSWERED in status for status in statuses), statuses
+            assert all(answer.strip() for answer in answers)
+            return
+        assert time.monotonic() < deadline, f"the page shows {shown} with {statuses} and {answers}, not {prompts}"
+        time.sleep(0.3)
+
+
+def wait_for_line(log: Path, text: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"no {text!r} in the server output:\n{log.read_text()}"
+        time.sleep(0.1)
+
+
+# -- two processes behind one Redis ---------------------------------------------------------------------------------
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("shared", ["data dir", "storage secret"])
+def test_two_processes_behind_one_redis_share_conversations(
+    shared: str, redis_server: RedisServer, browser: Any, tmp_path: Path
+) -> None:
+    """Same data directory (one host), or separate ones with one RIVULET_STORAGE_SECRET (several hosts)."""
+    env = {"NICEGUI_REDIS_URL": redis_server.url}
+    env_1, env_2 = dict(env), dict(env)
+    if shared == "storage secret":
+        env_1.update(RIVULET_DATA_DIR=str(tmp_path / "host-1"), RIVULET_STORAGE_SECRET=SECRET)
+        env_2.update(RIVULET_DATA_DIR=str(tmp_path / "host-2"), RIVULET_STORAGE_SECRET=SECRET)
+    with (
+        rivulet_process("--model", MODEL, env=env_1, log=tmp_path / "one.log") as one,
+        rivulet_process("--model", MODEL, env=env_2, log=tmp_path / "two.log") as two,
+    ):
+        context = browser.new_context()  # cookies are per host, not per port: both processes see one session
+        first = context.new_page()
+        open_page(first, one)
+        ask(first, "What is a river delta?")
+        second = context.new_page()
+        expect_conversation(second, ["What is a river delta?"], url=two)
+        publishes = redis_server.publishes()
+        ask(second, "And an estuary?")  # two saves: the prompt, then the answer
+        time.sleep(1)  # an echo from the first process, which holds this browser's storage too, comes in milliseconds
+        assert redis_server.publishes() - publishes <= 2, "a process wrote back to Redis what it had received"
+        expect_conversation(first, ["What is a river delta?", "And an estuary?"])  # after a reload
+        context.close()
+    assert not (tmp_path / "data" / "storage").exists(), "with Redis, nothing goes to the storage files"
+    for log in ("one.log", "two.log"):
+        assert "Traceback" not in (tmp_path / log).read_text()
+
+
+# -- file storage: a restart keeps the conversation -------------------------------------------------------------------
+@pytest.mark.timeout(120)
+def test_conversation_survives_a_restart_with_file_storage(browser: Any, tmp_path: Path) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    with rivulet_process("--model", MODEL) as url:
+        open_page(page, url)
+        ask(page, "Remember the Rhine.")
+    assert list((tmp_path / "data" / "storage").glob("storage-user-*.json")), "no storage file in the data directory"
+    with rivulet_process("--model", MODEL) as url:  # the same RIVULET_DATA_DIR, a new process (and port)
+        expect_conversation(page, ["Remember the Rhine."], url=url, timeout=0)
+        expect_conversation(page, ["Remember the Rhine."], timeout=0)  # and after a reload
+    context.close()
+
+
+# -- a Redis that goes away -----------------------------------------------------------------------------------------
+@pytest.mark.timeout(150)
+def test_redis_going_away_is_one_readable_line_and_the_page_keeps_working(
+    redis_server: RedisServer, browser: Any, tmp_path: Path
+) -> None:
+    env = {"NICEGUI_REDIS_URL": redis_server.url}
+    log_1, log_2 = tmp_path / "one.log", tmp_path / "two.log"
+    gone = f"Redis at {redis_server.url} went away"
+    back = f"Redis at {redis_server.url} is back"
+    with (
+        rivulet_process("--model", MODEL, env=env, log=log_1) as one,
+        rivulet_process("--model", MODEL, env=env, log=log_2) as two,
+    ):
+        context = browser.new_context()
+        first = context.new_page()
+        open_page(first, one)
+        ask(first, "Before the outage.")
+        second = context.new_page()
+        expect_conversation(second, ["Before the outage."], url=two)
+
+        redis_server.stop()
+        ask(first, "During the outage.")  # the page still answers
+        wait_for_line(log_1, gone)
+        expect_conversation(first, ["Before the outage.", "During the outage."], timeout=0)  # a reload keeps it
+        wait_for_line(log_2, gone)
+
+        redis_server.start()  # empty: it keeps nothing on disk
+        wait_for_line(log_1, back)
+        wait_for_line(log_2, back)
+        expect_conversation(second, ["Before the outage.", "During the outage."])  # written back to Redis
+        ask(second, "After the outage.")
+        # the first process listens to Redis again
+        expect_conversation(first, ["Before the outage.", "During the outage.", "After the outage."])
+        context.close()
+    for log in (log_1, log_2):
+        output = log.read_text()
+        assert "Traceback" not in output, output
+        assert output.count(gone) == 1 and output.count(back) == 1, output
+        assert "conversations stay in this process's memory" in output
+
+
+# -- start-up and the pieces ----------------------------------------------------------------------------------------
+def test_unreachable_redis_at_start_is_one_line_and_exit_2() -> None:
+    url = f"redis://:hunter2-canary@127.0.0.1:{free_port()}"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "--model", MODEL, "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=cli_env(NICEGUI_REDIS_URL=url),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: Redis at redis://:***@127.0.0.1:") and "not reachable" in result.stderr
+    assert "hunter2-canary" not in result.stderr + result.stdout
+
+
+def test_redis_problem() -> None:
+    assert redis_problem(None) is None  # NICEGUI_REDIS_URL is not set in the tests
+    assert "not a Redis URL" in (redis_problem("http://127.0.0.1:1") or "")
+    assert "Connection refused" in (redis_problem(f"redis://127.0.0.1:{free_port()}") or "")
+
+
+def test_redis_problem_is_none_for_a_running_redis(redis_server: RedisServer) -> None:
+    assert redis_problem(redis_server.url) is None
+
+
+def test_redacted() -> None:
+    assert redacted("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"
+    assert redacted("redis://:pw@host:6379") == "redis://:***@host:6379"
+    assert redacted("rediss://user:pw@host:6379/1") == "rediss://user:***@host:6379/1"
+
+
+def test_watch_turns_nicegui_redis_tracebacks_into_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    import redis
+
+    watch = RedisWatch("redis://:pw@127.0.0.1:6379")
+    nicegui_log = logging.getLogger("nicegui.test-storage")  # a child: caplog sees it, the real filter is not set
+    nicegui_log.addFilter(watch)
+    try:
+        with caplog.at_level(logging.WARNING):
+            for _ in range(3):  # a failed background save, as NiceGUI's task handler logs it
+                try:
+                    raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+                except redis.ConnectionError as exc:
+                    nicegui_log.exception(exc)
+            nicegui_log.warning("Could not load data from Redis with key nicegui:user-1")
+            nicegui_log.warning("something else")
+            try:
+                raise ValueError("a bug, not an outage")
+            except ValueError:
+                nicegui_log.exception("Unexpected error in Redis listener for nicegui:user-1")
+    finally:
+        nicegui_log.removeFilter(watch)
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "Redis at redis://:***@127.0.0.1:6379 went away (Error 111 connecting to 127.0.0.1:6379. Connection refused): "
+        "conversations stay in this process's memory, not shared or saved, until it is back.",
+        "something else",
+        "Unexpected error in Redis listener for nicegui:user-1",
+    ]
+    assert [record.exc_info is not None for record in caplog.records] == [False, False, True]
+
+
+def test_storage_secret_from_the_data_dir_or_the_setting(tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    secret = storage_secret(tmp_path / "a")
+    assert len(secret) >= 32 and storage_secret(tmp_path / "a") == secret
+    assert (tmp_path / "a" / "storage_secret").stat().st_mode & 0o777 == 0o600
+    assert storage_secret(tmp_path / "b", SecretStr(SECRET)) == SECRET
+    assert not (tmp_path / "b" / "storage_secret").exists()
+
+
+def test_storage_secret_setting_is_secret_and_long(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from llm.settings import Settings
+
+    monkeypatch.setenv("RIVULET_STORAGE_SECRET", SECRET)
+    settings = Settings()
+    assert SECRET not in repr(settings) and SECRET not in str(settings.public_dict())
+    monkeypatch.setenv("RIVULET_STORAGE_SECRET", "short")
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        Settings()
