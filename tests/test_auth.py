@@ -10,7 +10,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +25,6 @@ from tests.test_cli import MAIN, cli_env, run
 
 PASSWORD = "canary-Pa55word-7f3a9c"
 FAKE = "fake:chunks=5,rate=0"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @contextlib.contextmanager
@@ -70,18 +61,6 @@ def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def server(server_dir: Path) -> Iterator[str]:
     with protected_server(server_dir) as url:
         yield url
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
 
 
 def ask(url: str, token: str | None = None, **headers: str) -> httpx.Response:

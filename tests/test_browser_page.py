@@ -7,25 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.conftest import ROOT, rivulet_process
 from tests.fake_openai import FakeOpenAIServer
 from tests.models import HOSTILE
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DOCS = ROOT / "docs"
 PROMPT = ".prompt textarea"
 LAST_ANSWER = (
@@ -34,18 +23,6 @@ LAST_ANSWER = (
 LAST_STATUS = (
     "() => { const a = document.querySelectorAll('.answer-status'); return a.length ? a[a.length - 1].innerText : ''; }"
 )
-
-
-@pytest.fixture
-async def browser(chromium: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
 
 
 async def poll(page: Any, script: str, until: Callable[[Any], bool], limit: float = 20.0) -> list[Any]:

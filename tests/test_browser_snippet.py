@@ -13,17 +13,8 @@ from pathlib import Path
 import pytest
 
 from llm.fake import FakeStreamingChatModel
-from tests.conftest import ROOT, free_port, run_api
+from tests.conftest import CHROMIUM_ARGS, ROOT, free_port, run_api
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PIECES = [
     "Moby-Dick ",
     "is ",

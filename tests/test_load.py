@@ -10,12 +10,12 @@ import httpx
 
 from llm.fake import demo_words
 from tests.conftest import rivulet_process
-from tests.test_browser_page import LAST_ANSWER, LAST_STATUS, PROMPT, ask, browser, poll  # noqa: F401
+from tests.test_browser_page import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
 
 CHUNKS = 200
 
 
-async def test_twenty_streams_and_eight_tabs_all_complete(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+async def test_twenty_streams_and_eight_tabs_all_complete(browser: Any, tmp_path: Path) -> None:
     expected = "".join(demo_words(CHUNKS))
     env = {"RIVULET_DATA_DIR": str(tmp_path)}
     with rivulet_process("--model", f"fake:chunks={CHUNKS},rate=100", env=env) as url:

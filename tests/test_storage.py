@@ -17,19 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, free_port, rivulet_process
+from tests.conftest import CHROMIUM_ARGS, ROOT, free_port, rivulet_process
 from tests.test_cli import cli_env
 from ui.storage import RedisWatch, redacted, redis_problem, storage_secret
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 MODEL = "fake:chunks=8,rate=0"
 ANSWERED = "8 chunks"  # the status line under a finished answer of MODEL
 SECRET = "a-shared-secret-of-some-length"
