@@ -8,6 +8,7 @@ of N chunks costs O(flushes) updates and O(answer) bytes, not O(N²).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from nicegui import ui
@@ -19,6 +20,10 @@ from ui.safe_markdown import SafeMarkdown
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
+#: Seconds between two updates of the live figures under a streaming answer.
+STATUS_INTERVAL = 0.5
+#: Frozen blocks per container (a container's update carries the ids of all its children).
+GROUP_SIZE = 16
 
 STATUS_TEXT = {"done": "", "stopped": "Stopped", "error": "Incomplete"}
 
@@ -53,7 +58,7 @@ def code_block(fenced: str, code: str) -> None:
 
         ui.button(icon="content_copy", on_click=copy).props('flat round dense size=sm aria-label="Copy code"').classes(
             "absolute top-1 right-1 code-copy"
-        ).tooltip("Copy code")
+        )
 
 
 class AnswerView:
@@ -66,6 +71,7 @@ class AnswerView:
         self.on_update = on_update
         self._seen = 0  # parts of the job already fed to the splitter
         self._timer: ui.timer | None = None
+        self._status_at = 0.0
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
@@ -119,7 +125,9 @@ class AnswerView:
             self._seen += len(new)
             self.splitter.feed("".join(new))
             self._render()
-        if job.stats.first_chunk_at is not None:
+        now = time.monotonic()
+        if job.stats.first_chunk_at is not None and now - self._status_at >= STATUS_INTERVAL:
+            self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
             self.status.set_text(job.stats.summary())
         elif job.waiting:
             self.thinking_label.set_text("Waiting for the local model (it is answering another conversation)…")
@@ -132,6 +140,11 @@ class AnswerView:
         if self.splitter.text:
             self.thinking.set_visibility(False)
         if finished := self.splitter.take_finished():
+            if len(self.frozen.default_slot.children) >= GROUP_SIZE:
+                # A container's update lists all its children: start a new group so it stays short.
+                with self.body:
+                    self.frozen = ui.column().classes("w-full gap-0")
+                self.frozen.move(self.body, target_index=len(self.body.default_slot.children) - 2)
             with self.frozen:
                 for kind, text, code in fenced_segments(finished):
                     if kind == "code":

@@ -46,6 +46,7 @@ class ChatPage:
         self.conversation = self.store.current()
         self.views: list[AnswerView] = []
         self.regenerate_button: ui.button | None = None
+        self._listed: list[tuple[str, str]] = []  # what the conversation list shows
         self.empty_hint: ui.label | None = None
         self.started: list[AnswerJob] = []
         self.follow = True  # autoscroll while the user stays at the bottom
@@ -133,9 +134,7 @@ class ChatPage:
             with ui.row().classes("w-full gap-1"):
                 ui.button("Markdown", icon="download", on_click=self.export_markdown).props("flat dense")
                 ui.button("JSON", icon="download", on_click=self.export_json).props("flat dense")
-            ui.upload(label="Import JSON", on_upload=self.import_json, auto_upload=True).props(
-                "accept=.json flat bordered"
-            ).classes("w-full").mark("import")
+            ui.button("Import JSON", icon="upload", on_click=self.open_import).props("flat dense").mark("import")
         with ui.right_drawer(value=False).props("bordered width=320").classes("gap-3") as self.right:
             ui.label("Settings").classes("text-h6")
             prefs = self.prefs
@@ -228,9 +227,15 @@ class ChatPage:
             icon_button("delete_outline", "Delete this turn", lambda: self.delete_turn(index)).mark("delete-turn")
 
     def _render_conversation_list(self) -> None:
+        conversations = self.store.all()
+        shown = [(c.id, c.title) for c in conversations] + [("current", self.conversation.id)]
+        if shown == self._listed:
+            self._update_session_line()
+            return  # unchanged: do not redraw (and re-send) the whole list
+        self._listed = shown
         self.conversation_list.clear()
         with self.conversation_list:
-            for conversation in self.store.all():
+            for conversation in conversations:
                 current = conversation.id == self.conversation.id
                 with ui.row().classes(
                     "w-full items-center no-wrap gap-0 conversation-item" + (" current" if current else "")
@@ -475,6 +480,21 @@ class ChatPage:
     def export_json(self) -> None:
         data = self.conversation.to_json().encode()
         ui.download.content(data, f"{_filename(self.conversation.title)}.json", "application/json")
+
+    def open_import(self) -> None:
+        """An upload dialog, created only when asked for: NiceGUI's upload element registers a
+        route whose handler outlives a deleted page, so a permanent one would keep every
+        closed tab in memory."""
+        with ui.dialog() as dialog, ui.card():
+            ui.label("Import a conversation exported as JSON").classes("text-subtitle1")
+
+            async def upload(event: events.UploadEventArguments) -> None:
+                dialog.close()
+                await self.import_json(event)
+
+            ui.upload(on_upload=upload, auto_upload=True).props("accept=.json flat bordered").mark("import-file")
+        dialog.on("hide", dialog.delete)
+        dialog.open()
 
     async def import_json(self, event: events.UploadEventArguments) -> None:
         try:
