@@ -107,7 +107,7 @@ def test_ask_url_streams_from_a_running_server() -> None:
 def test_serve_page_and_ask_from_one_process() -> None:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, MAIN, "--model", "fake:chunks=12,rate=0", "--port", str(port)],
+        [sys.executable, MAIN, "--model", "fake:chunks=12,rate=20", "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=cli_env(),
@@ -117,8 +117,12 @@ def test_serve_page_and_ask_from_one_process() -> None:
         wait_http(f"http://127.0.0.1:{port}/", proc=proc)
         page = httpx.get(f"http://127.0.0.1:{port}/")
         assert page.status_code == 200 and "<title>Rivulet</title>" in page.text
-        answer = httpx.post(f"http://127.0.0.1:{port}/ask", json={"prompt": "hi"})
-        assert answer.status_code == 200 and len(answer.text.split()) == 12
+        # Through NiceGUI's whole middleware stack (gzip included: httpx accepts it), still chunk by chunk.
+        reads: list[str] = []
+        with httpx.stream("POST", f"http://127.0.0.1:{port}/ask", json={"prompt": "hi"}) as answer:
+            assert answer.status_code == 200
+            reads.extend(answer.iter_text())
+        assert len(reads) >= 3 and len("".join(reads).split()) == 12
     finally:
         proc.terminate()
         proc.wait(10)
