@@ -34,12 +34,27 @@ LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
+def _valid_unicode(value: str | None) -> str | None:
+    """JSON may carry lone surrogates (\\ud800), which no UTF-8 response can hold: refuse them."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError("contains invalid Unicode (a lone surrogate)") from exc
+    return value
+
+
 class HistoryItem(BaseModel):
     """One earlier message of the conversation."""
 
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
     content: StrictStr
+
+    @field_validator("content")
+    @classmethod
+    def _unicode(cls, value: str) -> str | None:
+        return _valid_unicode(value)
 
 
 class AskRequest(BaseModel):
@@ -55,7 +70,12 @@ class AskRequest(BaseModel):
     def _not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("prompt is empty or only whitespace")
-        return value
+        return _valid_unicode(value) or value
+
+    @field_validator("system")
+    @classmethod
+    def _unicode(cls, value: str | None) -> str | None:
+        return _valid_unicode(value)
 
     def size(self) -> int:
         return len(self.prompt) + sum(len(item.content) for item in self.history) + len(self.system or "")
@@ -163,7 +183,12 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings) -> N
                 return Response(body, status_code=status, media_type="text/event-stream", headers=STREAM_HEADERS)
             return _error(status, str(exc))
 
-        async def body() -> AsyncIterator[str]:
+        async def body() -> AsyncIterator[bytes]:
+            async for text in events():
+                # A model could still emit a lone surrogate: replace it instead of breaking the response.
+                yield text.encode("utf-8", errors="replace")
+
+        async def events() -> AsyncIterator[str]:
             # aclosing: a client that goes away cancels this generator, which closes the provider stream.
             async with contextlib.aclosing(answer):
                 try:

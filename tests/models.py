@@ -56,3 +56,12 @@ def hostile() -> FakeStreamingChatModel:
 def long_markdown() -> FakeStreamingChatModel:
     """A long Markdown answer at a readable pace, for browser tests."""
     return FakeStreamingChatModel(chunks=600, rate=60)
+
+
+class EchoFake(RecordingFake):
+    """Streams the last user message back, word by word (to check text round-trips exactly)."""
+
+    def answer_pieces(self) -> list[str]:
+        from llm.fake import split_words
+
+        return split_words(self.calls[-1][-1].text) if self.calls else []
