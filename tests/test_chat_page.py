@@ -129,7 +129,7 @@ async def test_failing_provider_shows_a_readable_message(user: User, fake_openai
     register_pages(ModelRegistry(settings), settings)
     await user.open("/")
     send(user, "hello")
-    await user.should_see("broke off in the middle of the answer")
+    await user.should_see("broke off in the middle of the answer", retries=100)
     assert answers(user)[-1] == "Streaming works: every "  # the partial stays
     assert "Incomplete" in status_text(user)
 
@@ -139,5 +139,5 @@ async def test_error_before_any_text_returns_the_prompt(user: User, fake_openai:
     register_pages(ModelRegistry(settings), settings)
     await user.open("/")
     send(user, "my question")
-    await user.should_see("refused the API key")
+    await user.should_see("refused the API key", retries=100)
     assert user.find(marker="prompt").elements.pop().value == "my question"

@@ -20,6 +20,8 @@ from ui.safe_markdown import SafeMarkdown
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
+#: Seconds between two looks for the first chunk.
+FIRST_FLUSH_INTERVAL = 0.015
 #: Seconds between two updates of the live figures under a streaming answer.
 STATUS_INTERVAL = 0.5
 #: Frozen blocks per container (a container's update carries the ids of all its children).
@@ -95,7 +97,8 @@ class AnswerView:
         job.attach(self)
         self.actions.set_visibility(False)
         with self.root:
-            self._timer = ui.timer(FLUSH_INTERVAL, self.flush)
+            # Poll quickly until the first text is shown (time to first text), then coalesce.
+            self._timer = ui.timer(FIRST_FLUSH_INTERVAL, self.flush)
         self.flush()
 
     def show(self, message: Message) -> None:
@@ -125,6 +128,8 @@ class AnswerView:
             self._seen += len(new)
             self.splitter.feed("".join(new))
             self._render()
+            if self._timer is not None:
+                self._timer.interval = FLUSH_INTERVAL
         now = time.monotonic()
         if job.stats.first_chunk_at is not None and now - self._status_at >= STATUS_INTERVAL:
             self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
