@@ -352,6 +352,7 @@ class ChatPage:
             where=self.chat.registry.describe(prefs["model"]),
             alternatives=alternatives or [],
         )
+        self.started = [j for j in self.started if not j.done]  # only running answers matter on close
         self.started.append(job)
         if self.empty_hint is not None:
             self.empty_hint.set_visibility(False)

@@ -100,6 +100,7 @@ class AnswerJob:
             alternatives=self.alternatives,
         )
         self.conversation.messages.append(self.message)
+        self._args = ()  # release the model and the copy of the history
         try:
             self.store.save(self.conversation)
         except Exception:  # storage down (e.g. Redis): the answer stays on screen
