@@ -191,3 +191,21 @@ async def browser(chromium: str) -> AsyncIterator[Any]:
             yield instance
         finally:
             await instance.close()
+
+
+@pytest.fixture(autouse=True)
+def _forget_tasks_of_closed_loops() -> None:
+    """Drop NiceGUI background tasks left over from an earlier test's (closed) event loop.
+
+    A storage write scheduled just before a `user` test ends stays in NiceGUI's global task
+    registry; the next test's shutdown would then wait on it forever ("The future belongs to
+    a different loop"). Production has a single loop, so this only concerns tests.
+    """
+    from nicegui import background_tasks
+
+    for name, task in list(background_tasks.lazy_tasks_running.items()):
+        if task.get_loop().is_closed():
+            del background_tasks.lazy_tasks_running[name]
+    for task in list(background_tasks.running_tasks):
+        if task.get_loop().is_closed():
+            background_tasks.running_tasks.discard(task)
