@@ -78,12 +78,13 @@ async def main() -> None:
                 async with async_playwright() as playwright:
                     browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                     while time.monotonic() < deadline:
-                        page = await browser.new_page()
+                        context = await browser.new_context()  # a new visitor each time: a new conversation
+                        page = await context.new_page()
                         await page.goto(url)
                         await page.fill(".prompt textarea", "soak")
                         await page.press(".prompt textarea", "Enter")
                         await page.wait_for_function(DONE, timeout=30_000)
-                        await page.close()
+                        await context.close()
                         counts["tabs"] += 1
                     await browser.close()
 
