@@ -107,10 +107,6 @@ class AnswerView:
         self._render()
         self._finish(message)
 
-    @property
-    def text(self) -> str:
-        return self.splitter.text
-
     def detach(self) -> None:
         """The page is gone: stop pulling (the job decides whether to go on)."""
         if self._timer is not None:
