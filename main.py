@@ -29,6 +29,12 @@ def _model_options() -> argparse.ArgumentParser:
     group.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default 0.7)")
     group.add_argument("--max-tokens", type=int, help="most tokens per answer (default 512)")
     group.add_argument("--idle-timeout", type=float, help="seconds a provider may stay silent mid-answer (default 60)")
+    group.add_argument(
+        "--context-tokens",
+        type=int,
+        help="context window in tokens; older turns are left out to fit (default 4096 for local)",
+    )
+    group.add_argument("--parallel", type=int, help="answers the local model generates at the same time (default 2)")
     return common
 
 
@@ -101,7 +107,10 @@ def serve(args: argparse.Namespace) -> int:
 
         auth = decide(settings)  # a public address without a password is refused here, before anything binds
         registry = ModelRegistry(settings)
-        registry.get()  # fail now, not at the first question, on a bad spec or a missing key
+        model = registry.get()  # fail now, not at the first question, on a bad spec or a missing key
+        engine = getattr(model, "engine", None)
+        if engine is not None:
+            engine.start_in_background()  # the local model loads while the page opens
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

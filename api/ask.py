@@ -168,6 +168,7 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings) -> N
             system=parsed.system if parsed.system is not None else settings.system_prompt,
             stats=stats,
             where=registry.describe(),
+            context=registry.context(),
         )
         # Wait for the first chunk, so that a failing provider still gets a proper status.
         first: str | None = None
@@ -192,6 +193,8 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings) -> N
             # aclosing: a client that goes away cancels this generator, which closes the provider stream.
             async with contextlib.aclosing(answer):
                 try:
+                    if sse and stats.dropped_messages:
+                        yield sse_event(json.dumps({"dropped_messages": stats.dropped_messages}), "context")
                     if first is not None:
                         yield sse_event(first) if sse else first
                     async for chunk in answer:

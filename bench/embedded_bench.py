@@ -1,27 +1,32 @@
 #!/usr/bin/env python3
-"""Embedded model: raw llama-cpp-python vs. Rivulet's `stream_answer` over `EmbeddedChatModel`.
+"""Embedded engine: the raw engine vs. Rivulet's `stream_answer` vs. `main.py ask`, then 1/2/4 conversations.
 
-Same prompt, same parameters (max_tokens, temperature 0 = greedy, fixed seed), same GGUF file,
-n_ctx=2048, n_threads=os.cpu_count(). One warm-up each, then a/b alternated `--reps` times.
-Prints a side-by-side table of medians with the ratio b/a; writes
-bench/results/embedded_bench.json and bench/results/embedded_bench.md.
+One run, same engine process, same prompt and parameters (temperature 0, fixed seed):
+(a) the raw engine: its OpenAI-compatible `/v1/chat/completions` read with plain httpx;
+(b) Rivulet's `stream_answer` over `EmbeddedChatModel` (ChatOpenAI against the same engine);
+(c) `main.py ask` as a user runs it (its own process and engine: first byte includes start-up).
+Then N conversations at once on engines with 1, 2 and 4 slots: aggregate tokens/s and the
+worst first-chunk time. Writes bench/results/embedded_bench.json and .md.
 
-    .venv/bin/python bench/embedded_bench.py            # 3 reps (about 1 minute on 2 cores)
-    .venv/bin/python bench/embedded_bench.py --reps 5 --max-tokens 128
+    .venv/bin/python bench/embedded_bench.py              # about 2 minutes on 2 cores
+    .venv/bin/python bench/embedded_bench.py --reps 5 --max-tokens 256
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
+import json
+import subprocess
 import time
 from typing import Any
 
+import httpx
 from _common import (
     MOBY_PROMPT,
+    PYTHON,
     RESULTS,
-    ForeignLoad,
+    ROOT,
     fmt,
     install_watchdog,
     machine_info,
@@ -29,266 +34,202 @@ from _common import (
     ratio,
     stamp,
     table,
-    wait_quiet,
     write_json,
 )
 
+from llm.embedded import EmbeddedChatModel
+from llm.engine import bundled_model_path
+from llm.streaming import AnswerStats, stream_answer
+
 SEED = 42
-N_CTX = 2048
-TOP_P = 0.95  # EmbeddedChatModel's default; irrelevant at temperature 0 but kept identical
 
 
-def messages_for(prompt: str, system: str | None = None) -> list[dict[str, str]]:
-    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
-
-
-def load_raw_llama(model_path: str | None = None) -> Any:
-    """A plain `llama_cpp.Llama` on the bundled GGUF (or `model_path`), as the brief specifies."""
-    from llama_cpp import Llama
-
-    from llm.embedded import bundled_model_path
-
-    return Llama(
-        model_path=str(model_path or bundled_model_path()), n_ctx=N_CTX, n_threads=os.cpu_count(), verbose=False
-    )
-
-
-def raw_run(
-    llama: Any,
-    prompt: str = MOBY_PROMPT,
-    *,
-    system: str | None = None,
-    max_tokens: int = 256,
-    temperature: float = 0.0,
-    timeout: float = 120.0,
-) -> dict[str, Any]:
-    """(a) raw llama-cpp-python streaming chat completion: time to first content chunk and chunks/s."""
-    start = time.perf_counter()
-    stream = llama.create_chat_completion(
-        messages=messages_for(prompt, system),
-        stream=True,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        top_p=TOP_P,
-        seed=SEED,
-        stop=[],
-    )
-    first = last = None
-    chunks = 0
-    text = []
-    timed_out = False
-    try:
-        for part in stream:
-            piece = part["choices"][0]["delta"].get("content")
-            if piece:
-                now = time.perf_counter()
-                first = first if first is not None else now
-                last = now
-                chunks += 1
-                text.append(piece)
-            if time.perf_counter() - start > timeout:
-                timed_out = True
-                break
-    finally:
-        stream.close()
-    end = time.perf_counter()
-    return _figures("raw", start, first, last, end, chunks, "".join(text), timed_out)
-
-
-async def _rivulet_consume(model: Any, prompt: str, system: str | None, limit: float) -> dict[str, Any]:
-    from llm.streaming import AnswerStats, stream_answer
-
-    stats = AnswerStats()
-    start = time.perf_counter()
-    first = last = None
-    chunks = 0
-    text: list[str] = []
-    timed_out = False
-
-    async def consume() -> None:
-        nonlocal first, last, chunks
-        async for piece in stream_answer(model, prompt, system=system, stats=stats):
-            now = time.perf_counter()
-            first = first if first is not None else now
-            last = now
-            chunks += 1
-            text.append(piece)
-
-    try:
-        await asyncio.wait_for(consume(), limit)
-    except TimeoutError:
-        timed_out = True
-    end = time.perf_counter()
-    result = _figures("rivulet", start, first, last, end, chunks, "".join(text), timed_out)
-    result["answer_stats"] = stats.to_dict()
-    return result
-
-
-def rivulet_model(max_tokens: int = 256, temperature: float = 0.0, model_path: str | None = None) -> Any:
-    """(b) Rivulet's EmbeddedChatModel with the same parameters as `raw_run`."""
-    from llm.embedded import EmbeddedChatModel, bundled_model_path
-
+def model_for(parallel: int, max_tokens: int) -> EmbeddedChatModel:
     return EmbeddedChatModel(
-        model_path=str(model_path or bundled_model_path()),
-        n_ctx=N_CTX,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        top_p=TOP_P,
-        seed=SEED,
+        model_path=str(bundled_model_path()), parallel=parallel, max_tokens=max_tokens, temperature=0.0, seed=SEED
     )
 
 
-def rivulet_run(
-    model: Any, prompt: str = MOBY_PROMPT, *, system: str | None = None, timeout: float = 120.0
-) -> dict[str, Any]:
-    return asyncio.run(_rivulet_consume(model, prompt, system, timeout))
+async def raw_run(model: EmbeddedChatModel, prompt: str) -> dict[str, float | None]:
+    """(a) the engine's own streaming endpoint, no LangChain: first content chunk, chunks/s."""
+    engine = model.engine
+    payload = {
+        "model": "raw",
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "max_tokens": model.max_tokens,
+        "temperature": 0.0,
+        "top_p": model.top_p,
+        "seed": SEED,
+    }
+    started = time.monotonic()
+    first = last = None
+    chunks = 0
+    async with (
+        httpx.AsyncClient(timeout=120) as client,
+        client.stream(
+            "POST",
+            f"{await engine.ensure_started()}/chat/completions",
+            json=payload,
+            headers={"Authorization": f"Bearer {engine.api_key}"},
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if not line.startswith("data: ") or line == "data: [DONE]":
+                continue
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            if choices[0].get("delta", {}).get("content"):
+                last = time.monotonic()
+                first = first or last
+                chunks += 1
+    return _figures(started, first, last, chunks)
+
+
+async def rivulet_run(model: EmbeddedChatModel, prompt: str) -> dict[str, float | None]:
+    """(b) the one streaming loop the page, the CLI and /ask use."""
+    stats = AnswerStats()
+    async for _ in stream_answer(model, prompt, stats=stats):
+        pass
+    return _figures(stats.started, stats.first_chunk_at, stats.ended, stats.chunks, stats.output_tokens)
+
+
+def cli_run(prompt: str, max_tokens: int) -> dict[str, float | None]:
+    """(c) `main.py ask` in a fresh process: its first byte includes Python start-up and the engine's load."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [PYTHON, "main.py", "ask", prompt, f"--max-tokens={max_tokens}", "--temperature=0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    first = last = None
+    reads = 0
+    assert proc.stdout is not None
+    while piece := proc.stdout.read1(65536):  # type: ignore[attr-defined]
+        last = time.monotonic()
+        first = first or last
+        reads += len(piece.decode("utf-8", "replace").split())
+    proc.wait()
+    return _figures(started, first, last, reads)
 
 
 def _figures(
-    kind: str,
-    start: float,
-    first: float | None,
-    last: float | None,
-    end: float,
-    chunks: int,
-    text: str,
-    timed_out: bool,
-) -> dict[str, Any]:
-    span = (last - first) if first is not None and last is not None else None
+    started: float, first: float | None, last: float | None, chunks: int, tokens: int | None = None
+) -> dict[str, float | None]:
+    span = (last - first) if first and last and last > first else None
     return {
-        "kind": kind,
-        "ttfc_s": None if first is None else round(first - start, 4),
+        "first_chunk_s": None if first is None else first - started,
+        "total_s": None if last is None else last - started,
         "chunks": chunks,
-        "chars": len(text),
-        # rate between the first and the last chunk (excludes the prompt evaluation)
-        "chunks_per_s": round((chunks - 1) / span, 2) if span and chunks > 1 else None,
-        "total_s": round(end - start, 4),
-        "timed_out": timed_out,
-        "text": text,
+        "chunks_per_s": chunks / span if span else None,
+        "tokens": tokens,
     }
 
 
-def summarize(raw: list[dict[str, Any]], riv: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+async def concurrent(model: EmbeddedChatModel, prompt: str, conversations: int) -> dict[str, float | None]:
+    """`conversations` answers at once through `stream_answer`: aggregate tokens/s and the worst first chunk."""
+    stats = [AnswerStats() for _ in range(conversations)]
+    started = time.monotonic()
+
+    async def one(s: AnswerStats) -> None:
+        async for _ in stream_answer(model, prompt, stats=s):
+            pass
+
+    await asyncio.gather(*(one(s) for s in stats))
+    wall = time.monotonic() - started
+    tokens = sum(s.output_tokens or s.chunks for s in stats)
+    return {
+        "wall_s": wall,
+        "tokens": tokens,
+        "aggregate_tokens_per_s": tokens / wall,
+        "worst_first_chunk_s": max(s.time_to_first_chunk or 0.0 for s in stats),
+    }
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    model = model_for(2, args.max_tokens)
+    started = time.monotonic()
+    model.engine.start()
+    load_s = time.monotonic() - started
+    print(f"engine loaded in {load_s:.2f} s; {model.engine.system_info}")
+    await raw_run(model, args.prompt)  # warm-up (also fills the prompt cache, as in real use)
+    await rivulet_run(model, args.prompt)
+    runs: dict[str, list[dict[str, float | None]]] = {"raw": [], "rivulet": [], "cli": []}
+    for rep in range(args.reps):
+        runs["raw"].append(await raw_run(model, args.prompt))
+        runs["rivulet"].append(await rivulet_run(model, args.prompt))
+        runs["cli"].append(await asyncio.to_thread(cli_run, args.prompt, args.max_tokens))
+        print(
+            f"rep {rep + 1}/{args.reps}: "
+            + ", ".join(f"{k} {fmt(v[-1]['chunks_per_s'], '{:.1f}')}/s" for k, v in runs.items())
+        )
+    model.engine.stop()
+    single = {name: {key: median(r[key] for r in rs) for key in rs[0]} for name, rs in runs.items()}
+
+    grid: dict[str, dict[str, dict[str, float | None]]] = {}
+    for parallel in (1, 2, 4):
+        slots = model_for(parallel, args.concurrent_tokens)
+        slots.engine.start()
+        await concurrent(slots, args.prompt, 1)  # warm-up
+        grid[str(parallel)] = {}
+        for conversations in (1, 2, 4):
+            grid[str(parallel)][str(conversations)] = await concurrent(slots, args.prompt, conversations)
+            print(f"slots {parallel}, {conversations} at once: {grid[str(parallel)][str(conversations)]}")
+        slots.engine.stop()
+    return {"load_s": load_s, "system_info": model.engine.system_info, "single": single, "grid": grid}
+
+
+def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
+    single = result["single"]
+    raw = single["raw"]
+    head = ["median of reps", "(a) raw engine", "(b) Rivulet stream_answer", "b/a", "(c) main.py ask", "c/a"]
     rows = []
-    medians: dict[str, Any] = {}
-    for key, label, spec in [
-        ("chunks_per_s", "chunks/s", "{:.1f}"),
-        ("ttfc_s", "time to first chunk s", "{:.3f}"),
-        ("total_s", "total s", "{:.2f}"),
-        ("chunks", "chunks", "{:.0f}"),
-    ]:
-        a = median(r[key] for r in raw)
-        b = median(r[key] for r in riv)
-        medians[key] = {"raw": a, "rivulet": b, "ratio_b_over_a": ratio(b, a)}
-        rows.append([label, fmt(a, spec), fmt(b, spec), fmt(ratio(b, a), "{:.3f}")])
-    a = median(r["load"]["foreign_cores"] for r in raw)
-    b = median(r["load"]["foreign_cores"] for r in riv)
-    rows.append(["CPU of other processes (cores)", fmt(a, "{:.2f}"), fmt(b, "{:.2f}"), ""])
-    head = ["median over reps", "(a) raw llama-cpp-python", "(b) Rivulet stream_answer", "ratio b/a"]
-    return table(head, rows), medians
+    for key, label in [("first_chunk_s", "first chunk (s)"), ("chunks_per_s", "chunks/s"), ("total_s", "total (s)")]:
+        a, b, c = raw[key], single["rivulet"][key], single["cli"][key]
+        rows.append([label, fmt(a), fmt(b), fmt(ratio(b, a), "{:.2f}"), fmt(c), fmt(ratio(c, a), "{:.2f}")])
+    lines = [
+        "# Embedded engine: raw engine vs. Rivulet",
+        "",
+        f"{stamp()} · SmolLM2-135M-Instruct Q4_1 · prompt {args.prompt!r} · max_tokens {args.max_tokens} · "
+        f"temperature 0, seed {SEED} · {args.reps} alternated reps after a warm-up · "
+        f"engine load {result['load_s']:.2f} s",
+        "",
+        f"Engine CPU features (llama.cpp's system info): `{result['system_info']}`",
+        "",
+        table(head, rows),
+        "",
+        "(c) counts words printed, not chunks, and its first chunk includes Python start-up and the engine load.",
+        "",
+        f"## Conversations at once (max_tokens {args.concurrent_tokens}): aggregate tokens/s · worst first chunk",
+        "",
+    ]
+    grid_rows = []
+    for parallel, by_count in result["grid"].items():
+        grid_rows.append(
+            [f"--parallel {parallel}"]
+            + [
+                f"{by_count[n]['aggregate_tokens_per_s']:.1f} tok/s · {by_count[n]['worst_first_chunk_s']:.2f} s"
+                for n in ("1", "2", "4")
+            ]
+        )
+    lines += [table(["engine slots", "1 conversation", "2 at once", "4 at once"], grid_rows), ""]
+    lines.append("Command: `.venv/bin/python bench/embedded_bench.py`")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--concurrent-tokens", type=int, default=128)
     parser.add_argument("--prompt", default=MOBY_PROMPT)
-    parser.add_argument("--run-timeout", type=float, default=120.0, help="hard limit per generation, seconds")
-    parser.add_argument("--hard-timeout", type=float, default=900.0, help="whole script, seconds")
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="wait up to this long for other load to end")
     args = parser.parse_args()
-    install_watchdog(args.hard_timeout, "embedded_bench")
-    quiet = wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else {}
-    if quiet:
-        print(f"other processes use {quiet['foreign_cores']:.2f} cores (waited {quiet['waited_s']} s)", flush=True)
-
-    from llm.embedded import bundled_model_path
-
-    path = bundled_model_path()
-    print(
-        f"[{stamp()}] model {path.name}; prompt {args.prompt!r}; max_tokens={args.max_tokens}, temperature 0, "
-        f"seed {SEED}, n_ctx {N_CTX}, n_threads {os.cpu_count()}",
-        flush=True,
-    )
-    t0 = time.perf_counter()
-    llama = load_raw_llama(str(path))
-    load_raw = time.perf_counter() - t0
-    model = rivulet_model(args.max_tokens)
-    t0 = time.perf_counter()
-    model.shared.llama()  # load Rivulet's shared instance outside the timed runs too
-    load_riv = time.perf_counter() - t0
-    print(f"loaded: raw {load_raw:.2f} s, Rivulet {load_riv:.2f} s", flush=True)
-
-    def run_a() -> dict[str, Any]:
-        return raw_run(llama, args.prompt, max_tokens=args.max_tokens, timeout=args.run_timeout)
-
-    def run_b() -> dict[str, Any]:
-        return rivulet_run(model, args.prompt, timeout=args.run_timeout)
-
-    warm = {"raw": run_a(), "rivulet": run_b()}
-    print(f"warm-up: raw {warm['raw']['chunks']} chunks, Rivulet {warm['rivulet']['chunks']} chunks", flush=True)
-    raw: list[dict[str, Any]] = []
-    riv: list[dict[str, Any]] = []
-    for rep in range(1, args.reps + 1):
-        for label, fn, bucket in (("a raw", run_a, raw), ("b rivulet", run_b, riv)):
-            load = ForeignLoad()
-            result = fn()
-            result["rep"] = rep
-            result["load"] = load.stop()
-            bucket.append(result)
-            print(
-                f"  rep {rep} {label:10s} ttfc {fmt(result['ttfc_s'])} s  {fmt(result['chunks_per_s'], '{:.1f}')} "
-                f"chunks/s  {result['chunks']} chunks  total {result['total_s']:.2f} s  "
-                f"(other processes: {result['load']['foreign_cores']:.2f} cores)"
-                + ("  TIMED OUT" if result["timed_out"] else ""),
-                flush=True,
-            )
-    same_text = len({r["text"] for r in raw + riv}) == 1
-    text_table, medians = summarize(raw, riv)
-    print()
-    print(text_table)
-    print(f"\nsame answer text in every run: {same_text}")
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    record = {
-        "when": stamp(),
-        "machine": machine_info(),
-        "params": {
-            "prompt": args.prompt,
-            "max_tokens": args.max_tokens,
-            "temperature": 0.0,
-            "seed": SEED,
-            "n_ctx": N_CTX,
-            "n_threads": os.cpu_count(),
-            "model": path.name,
-            "reps": args.reps,
-        },
-        "quiet_check": quiet,
-        "load_s": {"raw": round(load_raw, 3), "rivulet": round(load_riv, 3)},
-        "medians": medians,
-        "same_text": same_text,
-        "answer_text": raw[0]["text"] if raw else None,
-        "runs": [{k: v for k, v in r.items() if k != "text"} for r in raw + riv],
-        "warmup": {k: {kk: vv for kk, vv in v.items() if kk != "text"} for k, v in warm.items()},
-    }
+    install_watchdog(900, "embedded_bench")
+    result = asyncio.run(run(args))
+    record = {"machine": machine_info(), "args": vars(args), **result}
     write_json(RESULTS / "embedded_bench.json", record)
-    md = [
-        "# Embedded model: raw llama-cpp-python vs. Rivulet's stream_answer",
-        "",
-        f"{stamp()} · {os.cpu_count()} cores · `{path.name}` · prompt “{args.prompt}” · max_tokens {args.max_tokens}, "
-        f"temperature 0, seed {SEED}, n_ctx {N_CTX} · medians of {args.reps} alternated reps after one warm-up each",
-        "",
-        text_table,
-        "",
-        f"Same answer text in every run: {same_text}. chunks/s is measured from the first to the last chunk; "
-        'time to first chunk from the call to the first non-empty chunk. "CPU of other processes" is the '
-        "machine's busy CPU minus this benchmark's own, per second of run: above ~0.2 cores the run was "
-        "disturbed (llama.cpp with n_threads = cores is very sensitive to it).",
-        "",
-        "Command: `.venv/bin/python bench/embedded_bench.py`",
-    ]
-    (RESULTS / "embedded_bench.md").write_text("\n".join(md) + "\n")
-    print(f"\nresults: {RESULTS / 'embedded_bench.json'}, {RESULTS / 'embedded_bench.md'}")
+    text = report(args, result)
+    (RESULTS / "embedded_bench.md").write_text(text)
+    print("\n" + text)
 
 
 if __name__ == "__main__":

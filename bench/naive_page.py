@@ -28,11 +28,11 @@ def build_model(args: argparse.Namespace):
 
         return model_from_env()
     if args.model == "local":
-        from llm.embedded import EmbeddedChatModel, bundled_model_path
+        from llm.embedded import EmbeddedChatModel
+        from llm.engine import bundled_model_path
 
         return EmbeddedChatModel(
             model_path=str(bundled_model_path()),
-            n_ctx=2048,
             max_tokens=args.max_tokens,
             temperature=args.temperature,
             seed=42,

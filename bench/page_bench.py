@@ -1479,7 +1479,7 @@ def write_summary(
             "",
             emb_text,
             "",
-            "Same prompt (“" + MOBY_PROMPT + "”), no system prompt, temperature 0, 256 tokens, n_ctx 2048. "
+            "Same prompt (“" + MOBY_PROMPT + "”), no system prompt, temperature 0, 256 tokens, context 4096. "
             "Page rate = (chunks - 1) / (last visible change - first visible text); raw rate = (chunks - 1) / "
             "(last chunk - first chunk). Ratios are per repetition (raw and pages alternate), then the median.",
             "",

@@ -24,7 +24,10 @@ async def _chunks(settings: Settings, prompt: str, url: str | None) -> AsyncIter
         return
     registry = ModelRegistry(settings)
     model = registry.get()
-    async for chunk in stream_answer(model, prompt, system=settings.system_prompt, where=registry.describe()):
+    answer = stream_answer(
+        model, prompt, system=settings.system_prompt, where=registry.describe(), context=registry.context()
+    )
+    async for chunk in answer:
         yield chunk
 
 

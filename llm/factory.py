@@ -11,6 +11,7 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from llm.context import ContextWindow
 from llm.errors import ConfigError
 from llm.settings import Settings
 
@@ -21,7 +22,7 @@ NO_KEY = "not-needed"
 SPEC_HELP = """\
 Valid model specs:
   local                    the embedded SmolLM2-135M-Instruct (offline, the default)
-  local:/path/to/file.gguf another GGUF file, run in-process
+  local:/path/to/file.gguf another GGUF file, on the same local engine
   openai:<model>           OpenAI (needs OPENAI_API_KEY), or any OpenAI-compatible server with --base-url
   ollama:<model>           a model served by Ollama on this machine
   py:<module>:<attribute>  your own LangChain BaseChatModel (or a zero-argument function returning one)
@@ -46,17 +47,22 @@ class ModelSpec:
         return cls(kind, arg)
 
 
-def _local(arg: str, settings: Settings) -> BaseChatModel:
-    from llm.embedded import EmbeddedChatModel, bundled_model_path
+#: Context window per slot of the local model when --context-tokens is not given.
+LOCAL_CONTEXT_TOKENS = 4096
 
-    path = Path(arg).expanduser() if arg else bundled_model_path()
-    if not path.is_file():
-        raise ConfigError(f"Model file not found: {path}. Pass an existing .gguf file to --model local:PATH.")
+
+def _local(arg: str, settings: Settings) -> BaseChatModel:
+    from llm.embedded import EmbeddedChatModel
+    from llm.engine import bundled_model_path, check_gguf
+
+    path = check_gguf(arg) if arg else bundled_model_path()
     return EmbeddedChatModel(
         model_path=str(path),
-        n_ctx=settings.n_ctx,
+        context_tokens=settings.context_tokens or LOCAL_CONTEXT_TOKENS,
+        parallel=settings.parallel,
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
+        idle_timeout=settings.idle_timeout,
     )
 
 
@@ -187,3 +193,17 @@ class ModelRegistry:
 
     def describe(self, spec: str | None = None) -> str:
         return describe(spec or self.settings.model, self.settings)
+
+    def context(self, spec: str | None = None) -> ContextWindow | None:
+        """The context window history is trimmed to: the model's own, else `--context-tokens`."""
+        return context_window(self.get(spec), self.settings)
+
+
+def context_window(model: BaseChatModel, settings: Settings) -> ContextWindow | None:
+    """A model's own window (counted with its tokenizer) if it has one, else one from settings."""
+    own = getattr(model, "context_window", None)
+    if callable(own):
+        return own()
+    if settings.context_tokens:
+        return ContextWindow(settings.context_tokens, reserve=min(settings.max_tokens, settings.context_tokens // 2))
+    return None

@@ -46,7 +46,13 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect to a provider")
     idle_timeout: float = Field(60.0, gt=0, description="Seconds a provider may stay silent between chunks")
     max_prompt_chars: int = Field(100_000, gt=0, description="Largest prompt plus history accepted, in characters")
-    n_ctx: int = Field(2048, ge=256, description="Context window of the embedded model, in tokens")
+    context_tokens: int | None = Field(
+        None,
+        ge=256,
+        description="Context window in tokens: history is trimmed to fit it "
+        "(default: 4096 per slot for the local model; unset means no trimming for other providers)",
+    )
+    parallel: int = Field(2, ge=1, le=64, description="Answers the local model generates at the same time")
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(

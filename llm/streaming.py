@@ -5,6 +5,7 @@ The page, the command line and the HTTP endpoint all consume `stream_answer`.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -15,13 +16,14 @@ from typing import Any, Literal
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from llm.embedded import WAITING_KEY
+from llm.context import ContextWindow, fit_messages, surely_fits
 from llm.errors import RivuletError, humanize
+from llm.signals import Signal, read_signal
 
 log = logging.getLogger("rivulet")
 
 Role = Literal["user", "assistant"]
-Status = Literal["waiting", "streaming", "done", "stopped", "error"]
+Status = Literal["loading", "waiting", "streaming", "done", "stopped", "error"]
 
 
 @dataclass
@@ -44,6 +46,8 @@ class AnswerStats:
     output_tokens: int | None = None
     status: Status = "streaming"
     error: str | None = None
+    #: Earlier messages left out so that the conversation fits the model's context window.
+    dropped_messages: int = 0
 
     def record(self, text: str) -> None:
         now = time.monotonic()
@@ -102,6 +106,7 @@ class AnswerStats:
             "output_tokens": self.output_tokens,
             "chunks_per_s": _round(self.chunks_per_second),
             "tokens_per_s": _round(self.tokens_per_second),
+            "dropped_messages": self.dropped_messages,
         }
 
 
@@ -135,25 +140,41 @@ async def stream_answer(
     system: str | None = None,
     stats: AnswerStats | None = None,
     options: Mapping[str, Any] | None = None,
-    on_waiting: Callable[[], None] | None = None,
+    context: ContextWindow | None = None,
+    on_signal: Callable[[Signal], None] | None = None,
     where: str = "the model provider",
 ) -> AsyncIterator[str]:
     """Yield the answer's text chunks as the model produces them, recording figures in `stats`.
 
-    `options` go to the model call (e.g. `temperature`, `max_tokens`). Provider failures are
-    raised as `RivuletError` with a human message (`where` names the provider in it). Closing
-    or cancelling the consumer closes the provider stream at once.
+    `options` go to the model call (e.g. `temperature`, `max_tokens`). With a `context` window,
+    the oldest turns are left out until the conversation fits (counted in
+    `stats.dropped_messages`). A model's signals (loading, waiting) set `stats.status` and
+    call `on_signal`. Provider failures are raised as `RivuletError` with a human message
+    (`where` names the provider in it). Closing or cancelling the consumer closes the
+    provider stream at once.
     """
     stats = stats if stats is not None else AnswerStats()
-    stream = model.astream(build_messages(prompt, history, system), **dict(options or {}))
+    messages = build_messages(prompt, history, system)
+    try:
+        if context is not None and not surely_fits(messages, context):
+            # Counting may start the local engine and calls its tokenizer: off the event loop.
+            messages, stats.dropped_messages = await asyncio.to_thread(fit_messages, messages, context)
+        stream = model.astream(messages, **dict(options or {}))
+    except RivuletError as exc:
+        stats.finish("error", str(exc))
+        raise
+    except Exception as exc:  # e.g. the local engine's tokenizer did not answer
+        error = humanize(exc, where=where)
+        stats.finish("error", str(error))
+        raise error from exc
     try:
         # aclosing: a `break` or cancel must close the provider's HTTP stream now, not at GC.
         async with contextlib.aclosing(stream):
             async for chunk in stream:
-                if chunk.response_metadata.get(WAITING_KEY):
-                    stats.status = "waiting"
-                    if on_waiting:
-                        on_waiting()
+                if signal := read_signal(chunk):
+                    stats.status = signal.value
+                    if on_signal:
+                        on_signal(signal)
                     continue
                 usage = getattr(chunk, "usage_metadata", None)
                 if usage and usage.get("output_tokens"):

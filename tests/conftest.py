@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -18,7 +19,7 @@ import httpx
 import pytest
 from langchain_core.language_models import BaseChatModel
 
-from llm.embedded import bundled_model_path
+from llm.engine import bundled_model_path
 from llm.settings import Settings
 from tests.fake_openai import FakeOpenAIServer
 
@@ -84,30 +85,24 @@ def gguf_path() -> str:
 
 @pytest.fixture(scope="session")
 def llama_server(gguf_path: str) -> Iterator[str]:
-    """A real `python -m llama_cpp.server` with the bundled SmolLM2 model; yields its /v1 URL."""
+    """A real llama.cpp server (the engine's own, standalone) on the bundled SmolLM2 model; yields its /v1 URL."""
     port = free_port()
-    log = open(os.devnull, "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            gguf_path,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--n_ctx",
-            "2048",
-            "--model_alias",
-            "smollm2",
+            str(ROOT / "llm" / "engine_server.py"),
+            "--standalone",
+            f"--model={gguf_path}",
+            f"--port={port}",
+            "--context-tokens=2048",
+            "--parallel=1",
         ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
     )
     try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=120, proc=proc)
+        ready = json.loads(proc.stdout.readline() or b"{}")  # type: ignore[union-attr]  # one line once it serves
+        assert ready.get("address") == f"http://127.0.0.1:{port}", f"the engine did not start: {ready}"
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()
@@ -115,7 +110,7 @@ def llama_server(gguf_path: str) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+        proc.stdout.close()  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="session")

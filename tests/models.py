@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from llm.fake import FakeStreamingChatModel
+from llm.signals import Signal, signal_chunk
 
 
 class RecordingFake(FakeStreamingChatModel):
@@ -65,3 +68,22 @@ class EchoFake(RecordingFake):
         from llm.fake import split_words
 
         return split_words(self.calls[-1][-1].text) if self.calls else []
+
+
+class SignallingFake(RecordingFake):
+    """Sends `signal` first and holds its answer until `release()` (a model that is loading or waiting)."""
+
+    signal: Signal = Signal.LOADING
+    _released: threading.Event = PrivateAttr(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        yield ChatGenerationChunk(message=signal_chunk(self.signal))
+        while not self._released.is_set():
+            await asyncio.sleep(0.01)
+        async for chunk in super()._astream(messages, *args, **kwargs):
+            yield chunk

@@ -16,6 +16,7 @@ from llm.fake import FakeStreamingChatModel
 from llm.settings import Settings
 from tests.conftest import free_port, run_api
 from tests.fake_openai import ANSWER, FakeOpenAIServer
+from tests.models import RecordingFake
 
 UNICODE_PIECES = ["Café ", "crème ", "brûlée, ", "日本語の", "テキスト ", "and ", "emoji ", "🎉🌊 ", "end."]
 UNICODE_TEXT = "".join(UNICODE_PIECES)
@@ -179,7 +180,7 @@ async def test_bad_requests_get_a_clear_status_and_the_next_request_works(
 
 async def test_disconnect_stops_the_embedded_model(gguf_path: str) -> None:
     model = EmbeddedChatModel(model_path=gguf_path, max_tokens=400, temperature=0.0)
-    shared = model.shared
+    before = await model.engine.metrics()
     with run_api(model) as url:
         async with httpx.AsyncClient(timeout=30) as client:
             async with client.stream("POST", f"{url}/ask", json={"prompt": "Write a long story."}) as response:
@@ -189,12 +190,10 @@ async def test_disconnect_stops_the_embedded_model(gguf_path: str) -> None:
                     if reads == 3:
                         break
             closed_at = time.monotonic()
-        while shared.lock.locked():
+        while (await model.engine.metrics())["requests_processing"] > 0:
             assert time.monotonic() - closed_at < 1.0, "generation went on for more than 1 s after the disconnect"
-            await asyncio.sleep(0.01)
-        stopped = shared.tokens_generated
-        await asyncio.sleep(0.5)
-        assert shared.tokens_generated == stopped
+        predicted = (await model.engine.metrics())["tokens_predicted_total"] - before["tokens_predicted_total"]
+        assert predicted < 100, f"{predicted} of 400 tokens generated though the client left after 3 reads"
 
 
 async def test_disconnect_closes_the_upstream_request(fake_openai: FakeOpenAIServer) -> None:
@@ -256,3 +255,24 @@ async def test_openai_answer_through_ask(fake_openai: FakeOpenAIServer) -> None:
     assert "".join(reads) == ANSWER
     sent = fake_openai.requests[-1]["messages"]
     assert [m["role"] for m in sent] == ["system", "user", "user"]
+
+
+async def test_sse_says_how_many_earlier_messages_were_left_out() -> None:
+    model = RecordingFake(pieces=["fits ", "now"], rate=0)
+    history = [{"role": "user" if i % 2 == 0 else "assistant", "content": "word " * 400} for i in range(6)]
+    with run_api(model, context_tokens=1000, max_tokens=200) as url:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{url}/ask",
+                json={"prompt": "the newest question", "history": history},
+                headers={"Accept": "text/event-stream"},
+            )
+            plain = await client.post(f"{url}/ask", json={"prompt": "the newest question", "history": history})
+    events = parse_sse(response.text)
+    assert events[0][0] == "context"
+    dropped = json.loads(events[0][1])["dropped_messages"]
+    assert dropped == 6 - (len(model.calls[0]) - 2)  # the system prompt and the question are always sent
+    assert dropped >= 4
+    assert [data for event, data in events if event == "message"] == ["fits ", "now"]
+    assert json.loads(events[-1][1])["dropped_messages"] == dropped
+    assert plain.text == "fits now"  # the plain body stays exactly the answer

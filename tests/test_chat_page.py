@@ -11,8 +11,9 @@ from nicegui.testing import User
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
+from llm.signals import Signal
 from tests.fake_openai import FakeOpenAIServer
-from tests.models import RecordingFake
+from tests.models import RecordingFake, SignallingFake
 from ui.chat_page import register_pages
 
 PIECES = ["Rivers ", "carry ", "water ", "to ", "the ", "sea, ", "slowly ", "and ", "steadily."]
@@ -141,3 +142,38 @@ async def test_error_before_any_text_returns_the_prompt(user: User, fake_openai:
     send(user, "my question")
     await user.should_see("refused the API key", retries=100)
     assert user.find(marker="prompt").elements.pop().value == "my question"
+
+
+async def test_the_page_says_the_local_model_is_loading_then_streams(user: User) -> None:
+    model = SignallingFake(pieces=PIECES, rate=50, signal=Signal.LOADING)
+    serve(model)
+    await user.open("/")
+    send(user, "Tell me about rivers")
+    await user.should_see("Loading the local model…")
+    assert answers(user) == [""]
+    model.release()
+    await wait_for(lambda: answers(user) == [FINAL])
+    await user.should_not_see("Loading the local model…")
+
+
+async def test_the_page_says_an_answer_waits_only_when_every_slot_is_busy(user: User) -> None:
+    model = SignallingFake(pieces=PIECES, rate=50, signal=Signal.WAITING)
+    serve(model)
+    await user.open("/")
+    send(user, "Tell me about rivers")
+    await user.should_see("every slot is answering another conversation")
+    model.release()
+    await wait_for(lambda: answers(user) == [FINAL])
+
+
+async def test_the_figures_say_how_many_earlier_messages_were_left_out(user: User) -> None:
+    model = RecordingFake(pieces=["Short ", "answer. ", "word " * 300], rate=0)
+    serve(model, context_tokens=600, max_tokens=100)
+    await user.open("/")
+    for question in ("one", "two", "three"):
+        send(user, question)
+        await wait_for(lambda q=question: len(model.calls) == ["one", "two", "three"].index(q) + 1)
+        await user.should_see("Send")
+    await wait_for(lambda: "left out to fit the model's context" in status_text(user))
+    sent = [m.text for m in model.calls[-1] if m.type == "human"]
+    assert sent[-1] == "three" and "one" not in sent

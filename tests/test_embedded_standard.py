@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from llm.embedded import EmbeddedChatModel, bundled_model_path
+from llm.embedded import EmbeddedChatModel
+from llm.engine import bundled_model_path
 
 
 class TestEmbeddedChatModelStandard(ChatModelUnitTests):

@@ -1,4 +1,4 @@
-"""The OpenAI path for real: ChatOpenAI(base_url=…) against `python -m llama_cpp.server`."""
+"""The OpenAI path for real: ChatOpenAI(base_url=…) against a real llama.cpp server."""
 
 from __future__ import annotations
 

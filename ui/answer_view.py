@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
+from llm.signals import Signal
 from ui.conversation import Message
 from ui.jobs import AnswerJob
 from ui.markdown_blocks import BlockSplitter, fenced_segments
@@ -28,6 +29,10 @@ STATUS_INTERVAL = 0.5
 GROUP_SIZE = 16
 
 STATUS_TEXT = {"done": "", "stopped": "Stopped", "error": "Incomplete"}
+SIGNAL_TEXT = {
+    Signal.LOADING: "Loading the local model…",
+    Signal.WAITING: "Waiting for the local model (every slot is answering another conversation)…",
+}
 
 
 def summary_line(message: Message) -> str:
@@ -46,7 +51,14 @@ def summary_line(message: Message) -> str:
             parts.append(f"{rate:.1f} {'tokens' if figures.get('tokens_per_s') else 'chunks'}/s")
         if figures.get("time_to_first_chunk_s") is not None:
             parts.append(f"first after {figures['time_to_first_chunk_s']:.2f} s")
+    if dropped := figures.get("dropped_messages"):
+        parts.append(dropped_note(dropped))
     return " · ".join(p for p in parts if p)
+
+
+def dropped_note(count: int) -> str:
+    """Says that the oldest messages were not sent to the model."""
+    return f"{count} earlier message{'s' if count != 1 else ''} left out to fit the model's context"
 
 
 def code_block(fenced: str, code: str) -> None:
@@ -130,8 +142,8 @@ class AnswerView:
         if job.stats.first_chunk_at is not None and now - self._status_at >= STATUS_INTERVAL:
             self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
             self.status.set_text(job.stats.summary())
-        elif job.waiting:
-            self.thinking_label.set_text("Waiting for the local model (it is answering another conversation)…")
+        elif job.signal is not None and job.stats.first_chunk_at is None:
+            self.thinking_label.set_text(SIGNAL_TEXT[job.signal])
         if job.message is not None:
             self._finish(job.message)
         if new and self.on_update:

@@ -15,7 +15,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from llm.context import ContextWindow
 from llm.errors import RivuletError
+from llm.signals import Signal
 from llm.streaming import AnswerStats, Turn, stream_answer
 from ui.conversation import Conversation, ConversationStore, Message
 
@@ -38,6 +40,7 @@ class AnswerJob:
         system: str | None,
         options: dict[str, Any],
         where: str,
+        context: ContextWindow | None = None,
         alternatives: list[str] | None = None,
     ) -> None:
         self.board = board
@@ -47,11 +50,11 @@ class AnswerJob:
         self.prompt = prompt
         self.parts: list[str] = []
         self.stats = AnswerStats()
-        self.waiting = False
+        self.signal: Signal | None = None  # what the answer waits for before its first chunk
         self.views: set[object] = set()
         self.message: Message | None = None  # set when the job has ended
         self.alternatives = list(alternatives or [])
-        self._args = (model, prompt, history, system, options, where)
+        self._args = (model, prompt, history, system, options, where, context)
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
 
     @property
@@ -62,11 +65,11 @@ class AnswerJob:
     def text(self) -> str:
         return "".join(self.parts)
 
-    def _on_waiting(self) -> None:
-        self.waiting = True
+    def _on_signal(self, signal: Signal) -> None:
+        self.signal = signal
 
     async def _run(self) -> None:
-        model, prompt, history, system, options, where = self._args
+        model, prompt, history, system, options, where, context = self._args
         try:
             async for chunk in stream_answer(
                 model,
@@ -75,8 +78,9 @@ class AnswerJob:
                 system=system,
                 options=options,
                 stats=self.stats,
-                on_waiting=self._on_waiting,
+                on_signal=self._on_signal,
                 where=where,
+                context=context,
             ):
                 self.parts.append(chunk)
         except asyncio.CancelledError:
