@@ -34,7 +34,7 @@ def _model_options() -> argparse.ArgumentParser:
         type=int,
         help="context window in tokens; older turns are left out to fit (default 4096 for local)",
     )
-    group.add_argument("--parallel", type=int, help="answers the local model generates at the same time (default 2)")
+    group.add_argument("--parallel", type=int, help="answers the local model generates at the same time (default 4)")
     return common
 
 

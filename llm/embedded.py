@@ -33,7 +33,7 @@ class EmbeddedChatModel(BaseChatModel):
 
     model_path: str = Field(description="Path of the GGUF model file")
     context_tokens: int = Field(4096, ge=256, description="Context window of each slot, in tokens")
-    parallel: int = Field(2, ge=1, le=64, description="Answers generated at the same time")
+    parallel: int = Field(4, ge=1, le=64, description="Answers generated at the same time")
     max_tokens: int = Field(512, gt=0, description="Most tokens generated per answer")
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature")
     top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling")
@@ -105,10 +105,10 @@ class EmbeddedChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         client = self._client(self.engine.base_url)
         with self.engine.slot():
-            for message in client.stream(messages, stop=stop, **kwargs):
-                if run_manager and message.text:
-                    run_manager.on_llm_new_token(message.text)
-                yield ChatGenerationChunk(message=message)
+            for chunk in client._stream(messages, stop=stop, **kwargs):
+                if run_manager and chunk.text:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
 
     async def _astream(
         self,
@@ -125,12 +125,14 @@ class EmbeddedChatModel(BaseChatModel):
             if full:
                 yield ChatGenerationChunk(message=signal_chunk(Signal.WAITING))
             try:
+                # ChatOpenAI's own `_astream`: this call is already traced by `astream`, and a second
+                # layer of callbacks per chunk would cost the engine CPU time on a small machine.
                 # aclosing: a stop closes the HTTP stream at once, and the engine frees the slot.
-                async with contextlib.aclosing(client.astream(messages, stop=stop, **kwargs)) as stream:
-                    async for message in stream:
-                        if run_manager and message.text:
-                            await run_manager.on_llm_new_token(message.text)
-                        yield ChatGenerationChunk(message=message)
+                async with contextlib.aclosing(client._astream(messages, stop=stop, **kwargs)) as stream:
+                    async for chunk in stream:
+                        if run_manager and chunk.text:
+                            await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                        yield chunk
             except Exception as exc:
                 if await engine.died():
                     engine.start_in_background()

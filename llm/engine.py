@@ -80,7 +80,7 @@ class EngineConfig:
 
     model_path: str
     context_tokens: int = 4096
-    parallel: int = 2
+    parallel: int = 4
     threads: int = 0  # 0: one per core
 
 

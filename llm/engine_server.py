@@ -26,7 +26,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m llm.engine_server", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="path of the GGUF file")
     parser.add_argument("--context-tokens", type=int, default=4096, help="context window of each slot, in tokens")
-    parser.add_argument("--parallel", type=int, default=2, help="answers generated at the same time (slots)")
+    parser.add_argument("--parallel", type=int, default=4, help="answers generated at the same time (slots)")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (0: one per core)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")

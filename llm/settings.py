@@ -52,7 +52,7 @@ class Settings(BaseSettings):
         description="Context window in tokens: history is trimmed to fit it "
         "(default: 4096 per slot for the local model; unset means no trimming for other providers)",
     )
-    parallel: int = Field(2, ge=1, le=64, description="Answers the local model generates at the same time")
+    parallel: int = Field(4, ge=1, le=64, description="Answers the local model generates at the same time")
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(
