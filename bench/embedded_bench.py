@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import time
 from typing import Any
@@ -39,6 +42,7 @@ from _common import (
 
 from llm.embedded import EmbeddedChatModel
 from llm.engine import bundled_model_path
+from llm.errors import ProviderError
 from llm.settings import DEFAULT_SYSTEM_PROMPT
 from llm.streaming import AnswerStats, stream_answer
 
@@ -153,6 +157,46 @@ async def concurrent(model: EmbeddedChatModel, prompt: str, conversations: int) 
     }
 
 
+async def stop_latency(model: EmbeddedChatModel, prompt: str) -> dict[str, float]:
+    """Seconds from cancelling an answer after 5 chunks until the engine generates nothing (its own gauge)."""
+    engine = model.engine
+    before = await engine.metrics()
+    stats = AnswerStats()
+
+    async def consume() -> None:
+        async for _ in stream_answer(model.model_copy(update={"max_tokens": 400}), prompt, stats=stats):
+            pass
+
+    task = asyncio.create_task(consume())
+    while stats.chunks < 5:
+        await asyncio.sleep(0.001)
+    task.cancel()
+    stopped = time.monotonic()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    while (await engine.metrics())["requests_processing"] > 0:
+        pass
+    idle = time.monotonic() - stopped
+    predicted = (await engine.metrics())["tokens_predicted_total"] - before["tokens_predicted_total"]
+    return {"idle_after_stop_s": idle, "tokens_generated": predicted, "chunks_shown": stats.chunks}
+
+
+async def restart_time(model: EmbeddedChatModel, prompt: str) -> float:
+    """Seconds from a SIGKILL of the engine mid-answer to the first chunk of the next answer."""
+    received = 0
+    killed = time.monotonic()
+    with contextlib.suppress(ProviderError):
+        async for _ in stream_answer(model, prompt):
+            received += 1
+            if received == 5:
+                os.kill(model.engine.pid or 0, signal.SIGKILL)
+                killed = time.monotonic()
+    stats = AnswerStats()
+    async for _ in stream_answer(model, prompt, stats=stats):
+        break
+    return (stats.first_chunk_at or time.monotonic()) - killed
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     model = model_for(2, args.max_tokens)
     started = time.monotonic()
@@ -170,6 +214,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             f"rep {rep + 1}/{args.reps}: "
             + ", ".join(f"{k} {fmt(v[-1]['chunks_per_s'], '{:.1f}')}/s" for k, v in runs.items())
         )
+    stops = [await stop_latency(model, args.prompt) for _ in range(3)]
+    restarts = [await restart_time(model, args.prompt) for _ in range(3)]
+    print(f"stops: {stops}; restarts: {restarts}")
     model.engine.stop()
     single = {name: {key: median(r[key] for r in rs) for key in rs[0] if key != "text"} for name, rs in runs.items()}
     single["cli"]["same_text_as_rivulet"] = all(
@@ -186,7 +233,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             grid[str(parallel)][str(conversations)] = await concurrent(slots, args.prompt, conversations)
             print(f"slots {parallel}, {conversations} at once: {grid[str(parallel)][str(conversations)]}")
         slots.engine.stop()
-    return {"load_s": load_s, "system_info": model.engine.system_info, "single": single, "grid": grid}
+    return {
+        "load_s": load_s,
+        "system_info": model.engine.system_info,
+        "single": single,
+        "grid": grid,
+        "stops": stops,
+        "restarts_s": restarts,
+    }
 
 
 def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
@@ -238,6 +292,32 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
             ]
         )
     lines += [table(["engine slots", "1 conversation", "2 at once", "4 at once"], grid_rows), ""]
+    stops = result["stops"]
+    lines += [
+        "## Stop and crash",
+        "",
+        table(
+            ["figure", "runs", "median"],
+            [
+                [
+                    "engine idle after a stop (s)",
+                    ", ".join(f"{s['idle_after_stop_s']:.3f}" for s in stops),
+                    fmt(median(s["idle_after_stop_s"] for s in stops)),
+                ],
+                [
+                    "tokens generated / chunks shown before the stop",
+                    ", ".join(f"{s['tokens_generated']:.0f}/{s['chunks_shown']}" for s in stops),
+                    "",
+                ],
+                [
+                    "SIGKILL mid-answer to the next answer's first chunk (s)",
+                    ", ".join(f"{r:.2f}" for r in result["restarts_s"]),
+                    fmt(median(result["restarts_s"]), "{:.2f}"),
+                ],
+            ],
+        ),
+        "",
+    ]
     lines.append("Command: `.venv/bin/python bench/embedded_bench.py`")
     return "\n".join(lines) + "\n"
 
