@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
+from collections.abc import AsyncIterator
+from typing import Any
 
-EXIT_CONFIG = 2
+EXIT_OK, EXIT_PROVIDER, EXIT_CONFIG = 0, 1, 2
+EXIT_BROKEN_PIPE = 128 + 13  # what `cat` exits with when its reader goes away (SIGPIPE)
 COMMANDS = {"serve", "ask"}
 
 
@@ -69,16 +74,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_settings(args: argparse.Namespace):  # -> Settings (imported lazily for a fast --help)
+def load_settings(args: argparse.Namespace, kind: type | None = None) -> Any:
+    """`kind` (default: the model `Settings`) from flags > environment > `.env`; bad values are a `ConfigError`."""
     from pydantic import ValidationError
 
     from llm.errors import ConfigError
     from llm.settings import Settings
 
-    fields = set(Settings.model_fields)
-    overrides = {key: value for key, value in vars(args).items() if key in fields}
     try:
-        return Settings.load(**overrides)
+        return (kind or Settings).load(**vars(args))
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False))
         raise ConfigError(f"Invalid setting ({problems}).") from exc
@@ -88,7 +92,11 @@ def serve(args: argparse.Namespace) -> int:
     from llm.errors import ConfigError
 
     try:
+        from api.settings import ServerSettings
+        from ui.settings import PageSettings
+
         settings = load_settings(args)
+        server, page = load_settings(args, ServerSettings), load_settings(args, PageSettings)
         from ui.native import native_problem, prepare_native
 
         if args.native and (problem := native_problem()):
@@ -103,9 +111,10 @@ def serve(args: argparse.Namespace) -> int:
         from api.auth import decide, register_auth
         from llm.factory import ModelRegistry
         from ui.chat_page import register_pages
+        from ui.login_page import register_login_page
         from ui.storage import storage_secret, use_data_dir, watch_redis
 
-        auth = decide(settings)  # a public address without a password is refused here, before anything binds
+        auth = decide(server)  # a public address without a password is refused here, before anything binds
         registry = ModelRegistry(settings)
         model = registry.get()  # fail now, not at the first question, on a bad spec or a missing key
         engine = getattr(model, "engine", None)
@@ -115,19 +124,19 @@ def serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if auth.enabled:
-        register_auth(app, settings)  # before register_api, so that CORS wraps it
+        register_login_page(register_auth(app, server))  # before register_api, so that CORS wraps it
     register_pages(registry, settings)
-    register_api(app, registry, settings)
-    use_data_dir(settings.data_dir)
+    register_api(app, registry, settings, server.cors_origins)
+    use_data_dir(page.data_dir)
     watch_redis()
     if auth.warning:
         print(auth.warning, file=sys.stderr)
-    print(f"Rivulet: http://{settings.host}:{settings.port} (model: {settings.model})", flush=True)
+    print(f"Rivulet: http://{server.host}:{server.port} (model: {settings.model})", flush=True)
     if args.native:
         prepare_native()
     ui.run(
-        host=settings.host,
-        port=settings.port,
+        host=server.host,
+        port=server.port,
         title="Rivulet",
         favicon="🌊",
         dark=None,
@@ -136,24 +145,78 @@ def serve(args: argparse.Namespace) -> int:
         native=args.native,
         show_welcome_message=False,
         uvicorn_logging_level="warning",
-        storage_secret=storage_secret(settings.data_dir, settings.storage_secret),
-        reconnect_timeout=settings.reconnect_grace,
+        storage_secret=storage_secret(page.data_dir, page.storage_secret),
+        reconnect_timeout=page.reconnect_grace,
     )
     return 0
 
 
+async def answer_chunks(settings: Any, prompt: str, url: str | None, token: str | None) -> AsyncIterator[str]:
+    """The answer's chunks: from a running Rivulet server at `url`, else from the model itself."""
+    if url:
+        from api.client import stream_from_server
+
+        async for chunk in stream_from_server(url, prompt, system=settings.system_prompt, token=token):
+            yield chunk
+        return
+    from llm.factory import ModelRegistry
+    from llm.streaming import stream_answer
+
+    registry = ModelRegistry(settings)
+    answer = stream_answer(
+        registry.get(), prompt, system=settings.system_prompt, where=registry.describe(), context=registry.context()
+    )
+    async with contextlib.aclosing(answer):
+        async for chunk in answer:
+            yield chunk
+
+
+async def print_answer(settings: Any, prompt: str, *, url: str | None = None, token: str | None = None) -> int:
+    """Print the answer as it streams (flushed per chunk). Returns the process exit code."""
+    from llm.errors import ConfigError, RivuletError
+
+    if not prompt.strip():
+        print("error: the prompt is empty. Pass some text, or '-' to read it from stdin.", file=sys.stderr)
+        return EXIT_CONFIG
+    out = sys.stdout
+    last = ""
+    try:
+        async for chunk in answer_chunks(settings, prompt, url, token):
+            out.write(chunk)
+            out.flush()
+            last = chunk
+    except BrokenPipeError:  # the reader went away (`| head`): the answer's stream is closed; end quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
+        return EXIT_BROKEN_PIPE
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except RivuletError as exc:
+        if last and not last.endswith("\n"):
+            out.write("\n")
+            out.flush()
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROVIDER
+    if last and not last.endswith("\n"):
+        out.write("\n")
+        out.flush()
+    return EXIT_OK
+
+
 def ask(args: argparse.Namespace) -> int:
-    from llm.ask import ask as ask_command
+    from api.settings import ServerSettings
     from llm.errors import ConfigError
 
     logging.getLogger("rivulet").setLevel(logging.ERROR)  # stderr is for the one-line error only
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     try:
         settings = load_settings(args)
+        password = load_settings(args, ServerSettings).password  # RIVULET_PASSWORD, for --url
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    return asyncio.run(ask_command(settings, prompt, url=args.url))
+    token = password.get_secret_value() if password else None
+    return asyncio.run(print_answer(settings, prompt, url=args.url, token=token))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Literal
 
 from fastapi import FastAPI, Request
@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 from starlette.middleware.cors import CORSMiddleware
 
-from llm.errors import ConfigError, ProviderError, RivuletError
+from llm.errors import ConfigError, ErrorKind, ProviderError, RivuletError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from llm.streaming import AnswerStats, Turn, stream_answer
@@ -32,6 +32,26 @@ log = logging.getLogger("rivulet.api")
 ERROR_MARK = "\n\n[rivulet error] "
 LOCAL_ORIGINS = r"https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?"
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+#: The HTTP status `/ask` answers with when the provider fails before the first chunk.
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    "unreachable": 503,
+    "timeout": 504,
+    "cut": 502,
+    "protocol": 502,
+    "auth": 401,
+    "not_found": 502,
+    "rate_limit": 429,
+    "server_error": 502,
+    "unexpected": 502,
+    "engine_crashed": 503,
+    "too_long": 413,
+    "remote": 502,
+}
+
+
+def status_for(error: RivuletError) -> int:
+    """The HTTP status for a failure before the first chunk (a configuration error is the server's fault: 500)."""
+    return STATUS_BY_KIND[error.kind] if isinstance(error, ProviderError) else 500
 
 
 def _valid_unicode(value: str | None) -> str | None:
@@ -135,9 +155,9 @@ async def _parse(request: Request, settings: Settings) -> AskRequest | Response:
     return ask
 
 
-def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings) -> None:
-    """Add `POST /ask` and CORS for the local origins (plus `settings.cors_origins`) to `app`."""
-    origins = list(settings.cors_origins)
+def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors_origins: Sequence[str] = ()) -> None:
+    """Add `POST /ask` and CORS for the local origins (plus `cors_origins`) to `app`."""
+    origins = list(cors_origins)
     if "*" in origins:
         log.warning("CORS allows every origin (*): any web page you visit can call /ask on this server.")
         app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["POST", "OPTIONS"], allow_headers=["*"])
@@ -178,7 +198,7 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings) -> N
             pass
         except RivuletError as exc:
             await answer.aclose()
-            status = exc.status if isinstance(exc, ProviderError) else 500
+            status = status_for(exc)
             if sse:
                 body = sse_event(json.dumps({"error": str(exc)}), "error")
                 return Response(body, status_code=status, media_type="text/event-stream", headers=STREAM_HEADERS)

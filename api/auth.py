@@ -1,7 +1,8 @@
 """Password protection, on when `RIVULET_PASSWORD` is set (and required off 127.0.0.1).
 
 Follows NiceGUI's `examples/authentication`: a middleware lets a request through when the browser's
-session is logged in (`app.storage.user["authenticated"]`, set by the `/login` page) or when it sends
+session is logged in (`app.storage.user["authenticated"]`, set by the `/login` page in
+`ui/login_page.py`) or when it sends
 `Authorization: Bearer <password>`. Everything else is refused, except the login page itself and
 NiceGUI's static assets and websocket: a page request is redirected to `/login`, any other request
 gets `401 {"error": ...}`. Wrong passwords are rate-limited per client address (`429`).
@@ -21,11 +22,12 @@ from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from nicegui import Client, __version__, app, ui
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from nicegui import __version__, app
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.settings import ServerSettings
 from llm.errors import ConfigError
-from llm.settings import Settings
 
 log = logging.getLogger("rivulet.auth")
 
@@ -51,7 +53,7 @@ class AuthDecision:
     warning: str | None = None
 
 
-def decide(settings: Settings) -> AuthDecision:
+def decide(settings: ServerSettings) -> AuthDecision:
     """Whether to require the password, and what to warn about. Refuses an unprotected public address."""
     exposed = not is_loopback(settings.host)
     if settings.no_auth:
@@ -111,9 +113,8 @@ class FailureLimiter:
 class PasswordCheck:
     """The password, compared in constant time, and the rate limit shared by the page and the API."""
 
-    def __init__(self, settings: Settings, limiter: FailureLimiter | None = None) -> None:
-        assert settings.password is not None
-        self._secret = settings.password.get_secret_value().encode()
+    def __init__(self, password: SecretStr, limiter: FailureLimiter | None = None) -> None:
+        self._secret = password.get_secret_value().encode()
         self.limiter = limiter or FailureLimiter()
 
     def __repr__(self) -> str:
@@ -136,19 +137,34 @@ def too_many(wait: int) -> str:
     return f"Too many wrong passwords: wait {wait} s before trying again."
 
 
-class AuthMiddleware(BaseHTTPMiddleware):
-    """Lets a request through when it is public, logged in, or carries the right bearer token."""
+class AuthMiddleware:
+    """Lets a request through when it is public, logged in, or carries the right bearer token.
 
-    def __init__(self, app: object, passwords: PasswordCheck) -> None:
-        super().__init__(app)  # type: ignore[arg-type]
+    A pure ASGI middleware (not `BaseHTTPMiddleware`), so a streaming `/ask` response passes
+    through untouched and a client that disconnects still cancels the model at once.
+    """
+
+    def __init__(self, app: ASGIApp, passwords: PasswordCheck) -> None:
+        self.app = app
         self.passwords = passwords
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = self.refusal(Request(scope))
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refusal(scope, receive, send)
+
+    def refusal(self, request: Request) -> Response | None:
+        """The response that refuses `request`, or None to let it through."""
         path = request.url.path
         if request.method == "OPTIONS" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-            return await call_next(request)
+            return None
         if app.storage.user.get("authenticated"):
-            return await call_next(request)
+            return None
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             if request.method in {"GET", "HEAD"}:
@@ -164,33 +180,7 @@ class AuthMiddleware(BaseHTTPMiddleware):
         # Starlette decodes headers as latin-1: encoding back gives the bytes sent, UTF-8 for a non-ASCII password.
         if not self.passwords.check(ip, token.strip().encode("latin-1")):
             return _error(401, "Wrong password in the bearer token.", {"WWW-Authenticate": "Bearer"})
-        return await call_next(request)
-
-
-def login_page(passwords: PasswordCheck, client: Client) -> RedirectResponse | None:
-    """A password field; on success the browser's session is marked authenticated."""
-    if app.storage.user.get("authenticated"):
-        return RedirectResponse("/")
-
-    def try_login() -> None:
-        if wait := passwords.limiter.wait(client.ip):
-            message.set_text(too_many(wait))
-        elif passwords.check(client.ip, password.value or ""):
-            app.storage.user["authenticated"] = True
-            ui.navigate.to("/")
-        else:
-            password.value = ""
-            wait = passwords.limiter.wait(client.ip)
-            message.set_text(too_many(wait) if wait else "Wrong password.")
-
-    ui.page_title("Rivulet: log in")
-    with ui.card().classes("absolute-center items-stretch w-80"):
-        ui.label("Rivulet").classes("text-h6")
-        password = ui.input("Password", password=True, password_toggle_button=True).props("autofocus")
-        password.on("keydown.enter", try_login)
-        ui.button("Log in", on_click=try_login)
-        message = ui.label().classes("text-negative").props("role=alert")
-    return None
+        return None
 
 
 def logout() -> RedirectResponse:
@@ -198,15 +188,13 @@ def logout() -> RedirectResponse:
     return RedirectResponse(LOGIN_PATH)
 
 
-def register_auth(fastapi_app: FastAPI, settings: Settings) -> None:
-    """Require `settings.password` for every page and endpoint; add the `/login` page and `/logout`.
+def register_auth(fastapi_app: FastAPI, server: ServerSettings) -> PasswordCheck:
+    """Require `server.password` for every page and endpoint, and add `/logout`; returns the check for the login page.
 
     Call it before other middleware (e.g. CORS) is added, so that those wrap it and still see every request.
     """
-    passwords = PasswordCheck(settings)
+    assert server.password is not None
+    passwords = PasswordCheck(server.password)
     fastapi_app.add_middleware(AuthMiddleware, passwords=passwords)
     fastapi_app.get("/logout", include_in_schema=False)(logout)
-
-    @ui.page(LOGIN_PATH)
-    def login(client: Client) -> RedirectResponse | None:
-        return login_page(passwords, client)
+    return passwords

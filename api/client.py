@@ -1,4 +1,4 @@
-"""A streaming client of `POST /ask` (SSE), used by `main.py ask --url`."""
+"""A streaming client of `POST /ask` (Server-Sent Events, read with httpx-sse), used by `main.py ask --url`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 
 import httpx
+from httpx_sse import SSEError, aconnect_sse
 
 from llm.errors import ProviderError, humanize
 
@@ -14,10 +15,7 @@ async def stream_from_server(
     url: str, prompt: str, *, system: str | None = None, token: str | None = None, read_timeout: float = 60.0
 ) -> AsyncIterator[str]:
     """Yield the answer's chunks from a running Rivulet server at `url`."""
-    endpoint = url.rstrip("/") + "/ask"
-    headers = {"Accept": "text/event-stream"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     payload: dict[str, str] = {"prompt": prompt}
     if system:
         payload["system"] = system
@@ -25,36 +23,34 @@ async def stream_from_server(
     try:
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=10.0)) as client,
-            client.stream("POST", endpoint, json=payload, headers=headers) as response,
+            aconnect_sse(client, "POST", url.rstrip("/") + "/ask", json=payload, headers=headers) as source,
         ):
-            if response.status_code != 200:
-                await response.aread()
-                raise ProviderError(_error_message(response, where), status=response.status_code)
-            event, data = "message", []
-            async for line in response.aiter_lines():
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data.append(line[5:].removeprefix(" "))
-                elif not line:
-                    if data:
-                        text = "\n".join(data)
-                        if event == "error":
-                            raise ProviderError(json.loads(text).get("error", "The server reported an error."))
-                        if event == "message":
-                            yield text
-                    event, data = "message", []
+            if source.response.status_code != 200:
+                await source.response.aread()
+                raise ProviderError(_error_message(source.response, where), kind="remote")
+            async for event in source.aiter_sse():
+                if event.event == "error":
+                    raise ProviderError(_error_text(event.data) or "The server reported an error.", kind="remote")
+                if event.event == "message":
+                    yield event.data
+    except SSEError as exc:  # not an event stream: an old server, or a proxy's error page
+        raise ProviderError(f"{where} did not answer with an event stream. Check the URL.", kind="protocol") from exc
     except httpx.HTTPError as exc:
         raise humanize(exc, where=where) from exc
 
 
+def _error_text(data: str) -> str | None:
+    try:
+        return str(json.loads(data)["error"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def _error_message(response: httpx.Response, where: str) -> str:
+    """The human sentence of an error response (JSON `{"error": ...}` or an SSE error event)."""
     text = response.text
     for line in text.splitlines():
         if line.startswith("data:"):
             text = line[5:].strip()
             break
-    try:
-        return str(json.loads(text)["error"])
-    except (ValueError, KeyError, TypeError):
-        return f"{where} answered with status {response.status_code}."
+    return _error_text(text) or f"{where} answered with status {response.status_code}."

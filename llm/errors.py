@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class RivuletError(Exception):
     """Base class: `str(error)` is a sentence a user can act on."""
@@ -11,25 +13,34 @@ class ConfigError(RivuletError):
     """The configuration cannot work (unknown spec, missing key, missing file). CLI exit code 2."""
 
 
+ErrorKind = Literal[
+    "unreachable",
+    "timeout",
+    "cut",
+    "protocol",
+    "auth",
+    "not_found",
+    "rate_limit",
+    "server_error",
+    "unexpected",
+    "engine_crashed",
+    "too_long",
+    "remote",
+]
+
+
 class ProviderError(RivuletError):
-    """The model provider failed. `status` is the HTTP status the /ask endpoint answers with."""
+    """The model provider failed; `kind` says how (each face maps it to its own code, e.g. an HTTP status)."""
 
-    status: int = 502
-    kind: str = "provider"
-
-    def __init__(self, message: str, *, status: int | None = None, kind: str | None = None) -> None:
+    def __init__(self, message: str, *, kind: ErrorKind = "unexpected") -> None:
         super().__init__(message[:1].upper() + message[1:])
-        if status is not None:
-            self.status = status
-        if kind is not None:
-            self.kind = kind
+        self.kind: ErrorKind = kind
 
 
 # One sentence per kind of failure; `where` names the provider (a URL or "the local model").
 def _unreachable(where: str) -> ProviderError:
     return ProviderError(
         f"Could not connect to {where}. Check that the server is running and the URL is right.",
-        status=503,
         kind="unreachable",
     )
 
@@ -37,7 +48,6 @@ def _unreachable(where: str) -> ProviderError:
 def _no_answer(where: str) -> ProviderError:
     return ProviderError(
         f"{where} did not answer in time. Check that it is running, or raise --idle-timeout.",
-        status=504,
         kind="timeout",
     )
 
@@ -45,21 +55,17 @@ def _no_answer(where: str) -> ProviderError:
 def _stalled(where: str) -> ProviderError:
     return ProviderError(
         f"{where} stopped sending for too long, so the answer was cut off. Try again or raise --idle-timeout.",
-        status=504,
         kind="timeout",
     )
 
 
 def _cut(where: str) -> ProviderError:
-    return ProviderError(
-        f"The connection to {where} broke off in the middle of the answer. Try again.", status=502, kind="cut"
-    )
+    return ProviderError(f"The connection to {where} broke off in the middle of the answer. Try again.", kind="cut")
 
 
 def _malformed(where: str) -> ProviderError:
     return ProviderError(
         f"{where} sent a malformed stream that could not be read. The answer may be incomplete; try again.",
-        status=502,
         kind="protocol",
     )
 
@@ -94,7 +100,6 @@ def humanize(exc: BaseException, *, where: str = "the model provider", mid_answe
         if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout) or isinstance(cause, httpx.ConnectTimeout):
             return ProviderError(
                 f"Connecting to {where} timed out. Check that the server is up and reachable.",
-                status=504,
                 kind="timeout",
             )
         return _no_answer(where)
@@ -104,30 +109,24 @@ def humanize(exc: BaseException, *, where: str = "the model provider", mid_answe
         return _unreachable(where)
     if isinstance(exc, openai.AuthenticationError):
         return ProviderError(
-            f"{where} refused the API key (401). Check OPENAI_API_KEY (or RIVULET_API_KEY).", status=401, kind="auth"
+            f"{where} refused the API key (401). Check OPENAI_API_KEY (or RIVULET_API_KEY).", kind="auth"
         )
     if isinstance(exc, openai.PermissionDeniedError):
-        return ProviderError(
-            f"{where} denied access (403). Check that your API key may use this model.", status=401, kind="auth"
-        )
+        return ProviderError(f"{where} denied access (403). Check that your API key may use this model.", kind="auth")
     if isinstance(exc, openai.NotFoundError):
         return ProviderError(
-            f"{where} does not know this model (404). Check the model name in --model.", status=502, kind="not_found"
+            f"{where} does not know this model (404). Check the model name in --model.", kind="not_found"
         )
     if isinstance(exc, openai.RateLimitError):
-        return ProviderError(
-            f"{where} is rate-limiting requests (429).{_retry_after(exc.response)}", status=429, kind="rate_limit"
-        )
+        return ProviderError(f"{where} is rate-limiting requests (429).{_retry_after(exc.response)}", kind="rate_limit")
     if isinstance(exc, openai.APIStatusError):
         return ProviderError(
             f"{where} failed with an error ({exc.status_code}). Try again; if it persists, check the server's logs.",
-            status=502,
             kind="server_error",
         )
     if isinstance(exc, openai.APIError) or "JSONDecodeError" in _names(exc):
         return _malformed(where)
     return ProviderError(
         f"{where} failed unexpectedly ({type(exc).__name__}). Try again; details are in the server log.",
-        status=502,
         kind="unexpected",
     )

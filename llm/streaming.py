@@ -86,15 +86,7 @@ class AnswerStats:
 
     def summary(self) -> str:
         """A short human line: '42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s'."""
-        parts = [f"{self.chunks} chunk{'s' if self.chunks != 1 else ''}", f"{self.elapsed:.1f} s"]
-        if self.output_tokens is not None:
-            parts.insert(1, f"{self.output_tokens} tokens")
-        rate = self.tokens_per_second or self.chunks_per_second
-        if rate:
-            parts.append(f"{rate:.1f} {'tokens' if self.tokens_per_second else 'chunks'}/s")
-        if self.time_to_first_chunk is not None:
-            parts.append(f"first after {self.time_to_first_chunk:.2f} s")
-        return " · ".join(parts)
+        return figures_line(self.to_dict())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +100,29 @@ class AnswerStats:
             "tokens_per_s": _round(self.tokens_per_second),
             "dropped_messages": self.dropped_messages,
         }
+
+
+def figures_line(figures: Mapping[str, Any]) -> str:
+    """The one human form of an answer's figures (live or saved): chunks, tokens, time, rate, first chunk.
+
+    The rate is tokens/s when the provider reports tokens, else chunks/s, from the first chunk
+    to the end (the generation speed, not the wait); the README states the same definition.
+    """
+    parts: list[str] = []
+    if chunks := figures.get("chunks"):
+        parts.append(f"{chunks} chunk{'s' if chunks != 1 else ''}")
+        if figures.get("output_tokens"):
+            parts.append(f"{figures['output_tokens']} tokens")
+        if figures.get("duration_s") is not None:
+            parts.append(f"{figures['duration_s']:.1f} s")
+        rate = figures.get("tokens_per_s") or figures.get("chunks_per_s")
+        if rate:
+            parts.append(f"{rate:.1f} {'tokens' if figures.get('tokens_per_s') else 'chunks'}/s")
+        if figures.get("time_to_first_chunk_s") is not None:
+            parts.append(f"first after {figures['time_to_first_chunk_s']:.2f} s")
+    if dropped := figures.get("dropped_messages"):
+        parts.append(f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit the model's context")
+    return " · ".join(parts)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

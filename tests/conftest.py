@@ -131,8 +131,9 @@ def run_api(model: BaseChatModel, **options: object) -> Iterator[str]:
     from llm.factory import ModelRegistry
 
     app = FastAPI()
+    cors_origins = options.pop("cors_origins", ())
     settings = Settings(model="test", **options)
-    register_api(app, ModelRegistry(settings, preset={"test": model}), settings)
+    register_api(app, ModelRegistry(settings, preset={"test": model}), settings, cors_origins)  # type: ignore[arg-type]
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -16,10 +16,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from api.auth import AuthDecision, FailureLimiter, PasswordCheck, decide, is_loopback
+from api.settings import ServerSettings
 from llm.errors import ConfigError
-from llm.settings import Settings
 from tests.conftest import free_port, wait_http
 from tests.test_cli import MAIN, cli_env, run
 
@@ -86,29 +87,28 @@ def test_loopback_addresses() -> None:
 
 def test_decision() -> None:
     for host in ("127.0.0.1", "::1", "localhost"):
-        assert decide(Settings(host=host)) == AuthDecision(enabled=False, warning=None)
+        assert decide(ServerSettings(host=host)) == AuthDecision(enabled=False, warning=None)
     with pytest.raises(ConfigError, match=r"RIVULET_PASSWORD.*--no-auth"):
-        decide(Settings(host="0.0.0.0"))
+        decide(ServerSettings(host="0.0.0.0"))
     with pytest.raises(ConfigError):
-        decide(Settings(host="0.0.0.0", password="   "))  # blank is not a password
-    open_to_all = decide(Settings(host="0.0.0.0", no_auth=True))
+        decide(ServerSettings(host="0.0.0.0", password="   "))  # blank is not a password
+    open_to_all = decide(ServerSettings(host="0.0.0.0", no_auth=True))
     assert not open_to_all.enabled and open_to_all.warning and "--no-auth" in open_to_all.warning
     assert "0.0.0.0:8080" in open_to_all.warning and "\n" not in open_to_all.warning
     for host in ("127.0.0.1", "0.0.0.0"):
-        on = decide(Settings(host=host, password=PASSWORD))
+        on = decide(ServerSettings(host=host, password=PASSWORD))
         assert on.enabled and not on.warning
-    explicit = decide(Settings(password=PASSWORD, no_auth=True))
+    explicit = decide(ServerSettings(password=PASSWORD, no_auth=True))
     assert not explicit.enabled and "ignored" in (explicit.warning or "")
 
 
 def test_password_comes_from_the_environment_and_stays_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RIVULET_PASSWORD", PASSWORD)
-    settings = Settings()
+    settings = ServerSettings()
     assert settings.password is not None and settings.password.get_secret_value() == PASSWORD
-    for shown in (str(settings.public_dict()), repr(settings), str(settings)):
+    for shown in (settings.model_dump_json(), repr(settings), str(settings)):
         assert PASSWORD not in shown
-    assert settings.public_dict()["password_set"] is True
-    assert repr(PasswordCheck(settings)) == "PasswordCheck(**********)"
+    assert repr(PasswordCheck(settings.password)) == "PasswordCheck(**********)"
     with pytest.raises(ValueError):
         settings.password = None  # type: ignore[misc]  # frozen
 
@@ -147,7 +147,7 @@ def test_failure_limiter_window() -> None:
 
 
 def test_password_check_is_exact_and_accepts_utf8_bytes() -> None:
-    check = PasswordCheck(Settings(password="Wasserfall-🌊"))
+    check = PasswordCheck(SecretStr("Wasserfall-🌊"))
     assert check.check("ip", "Wasserfall-🌊") and check.check("ip", "Wasserfall-🌊".encode())
     assert not check.check("ip", "Wasserfall-") and not check.check("ip", "wasserfall-🌊")
     assert not check.check("ip", "")

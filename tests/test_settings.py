@@ -6,14 +6,15 @@ from pathlib import Path
 
 import pytest
 
+from api.settings import ServerSettings
 from llm.settings import Settings
 
 
 def test_defaults() -> None:
     settings = Settings()
-    assert settings.model == "local"
-    assert settings.host == "127.0.0.1"
+    assert settings.model == "local" and settings.parallel == 4 and settings.context_tokens is None
     assert settings.api_key is None
+    assert ServerSettings().host == "127.0.0.1"  # this machine only, unless told otherwise
 
 
 def test_precedence_flags_over_env_over_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -33,8 +34,7 @@ def test_api_key_is_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.api_key is not None
     assert settings.api_key.get_secret_value() == "sk-canary-123"
     assert "sk-canary-123" not in repr(settings)
-    assert "sk-canary-123" not in str(settings.public_dict())
-    assert settings.public_dict()["api_key_set"] is True
+    assert "sk-canary-123" not in settings.model_dump_json()
 
 
 def test_settings_are_frozen() -> None:
@@ -45,4 +45,4 @@ def test_settings_are_frozen() -> None:
 
 def test_lists_from_comma_separated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RIVULET_CORS_ORIGINS", "http://a.test, http://b.test")
-    assert Settings().cors_origins == ["http://a.test", "http://b.test"]
+    assert ServerSettings().cors_origins == ["http://a.test", "http://b.test"]

@@ -314,11 +314,11 @@ def test_storage_secret_from_the_data_dir_or_the_setting(tmp_path: Path) -> None
 def test_storage_secret_setting_is_secret_and_long(monkeypatch: pytest.MonkeyPatch) -> None:
     from pydantic import ValidationError
 
-    from llm.settings import Settings
+    from ui.settings import PageSettings
 
     monkeypatch.setenv("RIVULET_STORAGE_SECRET", SECRET)
-    settings = Settings()
-    assert SECRET not in repr(settings) and SECRET not in str(settings.public_dict())
+    settings = PageSettings()
+    assert SECRET not in repr(settings) and SECRET not in settings.model_dump_json()
     monkeypatch.setenv("RIVULET_STORAGE_SECRET", "short")
     with pytest.raises(ValidationError, match="at least 16 characters"):
-        Settings()
+        PageSettings()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from llm.signals import Signal
+from llm.streaming import figures_line
 from ui.conversation import Message
 from ui.jobs import AnswerJob
 from ui.markdown_blocks import BlockSplitter, fenced_segments
@@ -37,28 +38,7 @@ SIGNAL_TEXT = {
 
 def summary_line(message: Message) -> str:
     """'Stopped · 42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s' from saved figures."""
-    figures = message.figures or {}
-    parts = [STATUS_TEXT.get(message.status, "")]
-    chunks = figures.get("chunks")
-    if chunks:
-        parts.append(f"{chunks} chunk{'s' if chunks != 1 else ''}")
-        if figures.get("output_tokens"):
-            parts.append(f"{figures['output_tokens']} tokens")
-        if figures.get("duration_s") is not None:
-            parts.append(f"{figures['duration_s']:.1f} s")
-        rate = figures.get("tokens_per_s") or figures.get("chunks_per_s")
-        if rate:
-            parts.append(f"{rate:.1f} {'tokens' if figures.get('tokens_per_s') else 'chunks'}/s")
-        if figures.get("time_to_first_chunk_s") is not None:
-            parts.append(f"first after {figures['time_to_first_chunk_s']:.2f} s")
-    if dropped := figures.get("dropped_messages"):
-        parts.append(dropped_note(dropped))
-    return " · ".join(p for p in parts if p)
-
-
-def dropped_note(count: int) -> str:
-    """Says that the oldest messages were not sent to the model."""
-    return f"{count} earlier message{'s' if count != 1 else ''} left out to fit the model's context"
+    return " · ".join(p for p in (STATUS_TEXT.get(message.status, ""), figures_line(message.figures or {})) if p)
 
 
 def code_block(fenced: str, code: str) -> None:

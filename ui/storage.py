@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -263,17 +264,28 @@ def _quiet(data: Any) -> Iterator[None]:
 
 
 def _no_echo_redis_dict() -> type:
-    """NiceGUI's Redis dict, except that what it reads from Redis is not written back to Redis.
+    """NiceGUI's Redis dict, except that no process applies its own publishes or echoes what it received.
 
     NiceGUI's `RedisPersistentDict` saves on every change, including the changes its listener applies from
-    other processes and the data `initialize()` loads. With two processes holding one browser's storage, such
-    an echo of an older state can land after a newer save and overwrite it (a finished answer lost behind its
-    prompt). Only changes made in this process are saved here.
+    other processes and the data `initialize()` loads; and its listener also applies the process's *own*
+    publishes when they come back. Two saves in quick succession (a prompt, then a fast answer) then lose
+    the second: the echo of the first reverts the data before the second is written. Here a process saves
+    only changes made in it, and its listener skips the payloads it published itself.
+    NiceGUI's minor version is pinned for this (requirements.txt); `tests/test_storage.py` checks the parts used.
     """
+    from nicegui import background_tasks
     from nicegui.persistence import RedisPersistentDict
+    from nicegui.persistence.serialization import dumps
 
     class NoEchoRedisDict(RedisPersistentDict):
         _quiet: asyncio.Task[Any] | None = None
+
+        @property
+        def _sent(self) -> deque[str]:
+            """The payloads this process published most recently."""
+            if "_sent_payloads" not in self.__dict__:
+                self.__dict__["_sent_payloads"] = deque(maxlen=64)
+            return self.__dict__["_sent_payloads"]
 
         async def initialize(self) -> None:
             with _quiet(self):
@@ -281,10 +293,57 @@ def _no_echo_redis_dict() -> type:
 
         def publish(self) -> None:
             task = _current_task()
-            # NiceGUI names its listener task f"redis-listen-{key}" (nicegui/persistence/redis_persistent_dict.py)
-            if task is not None and (task is self._quiet or task.get_name() == f"redis-listen-{self.key}"):
-                return
-            super().publish()
+            if task is not None and (task is self._quiet or task is self._listener_task):
+                return  # a change read from Redis: saving it again would be an echo
+
+            async def backup() -> None:
+                if not await self.redis_client.exists(self.key) and not self:
+                    return
+                payload = dumps(self, self.key)
+                if self._sent and self._sent[-1] == payload:
+                    return  # a queued save of what the last one already wrote (one change sets two keys)
+                self._sent.append(payload)
+                pipeline = self.redis_client.pipeline()
+                pipeline.set(self.key, payload, ex=self.ttl)
+                pipeline.publish(self.key + "changes", payload)
+                await pipeline.execute()
+
+            background_tasks.create_lazy_or_defer(backup(), name=f"redis-{self.key}")
+
+        def _start_listening(self) -> None:
+            async def listen() -> None:
+                try:
+                    await self.pubsub.subscribe(self.key + "changes")
+                    async for message in self.pubsub.listen():
+                        kind, raw = message["type"], message.get("data")
+                        if kind == "message":
+                            payload = raw.decode() if isinstance(raw, bytes) else str(raw)
+                            if payload in self._sent:
+                                continue  # our own save coming back: we already hold it, or something newer
+                            new_data = json.loads(payload)
+                            if new_data != self:
+                                for key in set(self) - new_data.keys():
+                                    del self[key]
+                                self.update(new_data)
+                        elif kind in ("unsubscribe", "punsubscribe") and raw == 0:
+                            break
+                except asyncio.CancelledError:
+                    pass
+                except Exception:
+                    log.exception("Unexpected error in the Redis listener for %s", self.key)
+                finally:
+                    if self.pubsub.subscribed:
+                        await self.pubsub.unsubscribe()
+
+            def create_listener_task() -> None:
+                self._listener_task = background_tasks.create(listen(), name=f"redis-listen-{self.key}")
+
+            from nicegui import core
+
+            if core.is_loop_running():
+                create_listener_task()
+            else:
+                core.app.on_startup(create_listener_task)
 
     return NoEchoRedisDict
 
