@@ -14,17 +14,17 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
 from starlette.middleware.cors import CORSMiddleware
 
+from llm.conversation import Message, Role
 from llm.errors import ConfigError, ErrorKind, ProviderError, RivuletError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
-from llm.streaming import AnswerStats, Turn, stream_answer
+from llm.streaming import AnswerStats, stream_answer
 
 log = logging.getLogger("rivulet.api")
 
@@ -68,7 +68,7 @@ class HistoryItem(BaseModel):
     """One earlier message of the conversation."""
 
     model_config = ConfigDict(extra="forbid")
-    role: Literal["user", "assistant"]
+    role: Role
     content: StrictStr
 
     @field_validator("content")
@@ -184,7 +184,7 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
         answer = stream_answer(
             model,
             parsed.prompt,
-            history=[Turn(item.role, item.content) for item in parsed.history],
+            history=[Message(item.role, item.content) for item in parsed.history],
             system=parsed.system if parsed.system is not None else settings.system_prompt,
             stats=stats,
             where=registry.describe(),

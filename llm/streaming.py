@@ -17,21 +17,13 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from llm.context import ContextWindow, fit_messages, surely_fits
+from llm.conversation import Message
 from llm.errors import RivuletError, humanize
 from llm.signals import Signal, read_signal
 
 log = logging.getLogger("rivulet")
 
-Role = Literal["user", "assistant"]
 Status = Literal["loading", "waiting", "streaming", "done", "stopped", "error"]
-
-
-@dataclass
-class Turn:
-    """One message of a conversation."""
-
-    role: Role
-    content: str
 
 
 @dataclass
@@ -138,7 +130,7 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def build_messages(prompt: str, history: Iterable[Turn] = (), system: str | None = None) -> list[BaseMessage]:
+def build_messages(prompt: str, history: Iterable[Message] = (), system: str | None = None) -> list[BaseMessage]:
     """The LangChain messages for a prompt after `history`, led by an optional system prompt."""
     messages: list[BaseMessage] = [SystemMessage(system)] if system else []
     for turn in history:
@@ -151,7 +143,7 @@ async def stream_answer(
     model: BaseChatModel,
     prompt: str,
     *,
-    history: Sequence[Turn] = (),
+    history: Sequence[Message] = (),
     system: str | None = None,
     stats: AnswerStats | None = None,
     options: Mapping[str, Any] | None = None,

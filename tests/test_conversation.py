@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from ui.conversation import Conversation, ConversationStore, Message, title_from
+from llm.conversation import Conversation, Message, title_from
+from ui.conversation import ConversationStore
 
 
 def test_title_from_first_prompt() -> None:
@@ -62,3 +63,52 @@ def test_store_saves_lists_and_deletes() -> None:
     assert store.current().messages == [] and store.current().id != second.id
     storage["conversations"]["broken"] = {"messages": 3}
     assert [c.title for c in store.all()] == ["a"]  # unreadable entries are skipped
+
+
+def chat(*texts: str) -> Conversation:
+    """A conversation alternating prompt, answer, prompt, … with these texts."""
+    return Conversation(messages=[Message("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(texts)])
+
+
+@pytest.mark.parametrize("index", [2, 3])
+def test_deleting_a_turn_from_its_prompt_or_its_answer_removes_both(index: int) -> None:
+    conversation = chat("q1", "a1", "q2", "a2", "q3", "a3")
+    conversation.delete_turn(index)
+    assert [m.content for m in conversation.messages] == ["q1", "a1", "q3", "a3"]
+
+
+def test_deleting_a_prompt_that_has_no_answer_yet_removes_only_it() -> None:
+    conversation = chat("q1", "a1", "q2")
+    conversation.delete_turn(2)
+    assert [m.content for m in conversation.messages] == ["q1", "a1"]
+
+
+def test_versions_go_round() -> None:
+    conversation = chat("q", "third")
+    conversation.messages[1].alternatives = ["first", "second"]
+    seen = []
+    for _ in range(3):
+        assert conversation.flip_version(1)
+        seen.append(conversation.messages[1].content)
+    assert seen == ["second", "first", "third"]
+    assert not chat("q", "only").flip_version(1)
+
+
+def test_regenerating_keeps_old_answers_but_not_an_empty_failed_one() -> None:
+    conversation = chat("q", "good answer")
+    assert conversation.take_answer_to_regenerate() == ("q", ["good answer"])
+    assert [m.content for m in conversation.messages] == ["q"]
+    failed = chat("q", "")
+    failed.messages[1].status, failed.messages[1].alternatives = "error", ["earlier"]
+    assert failed.take_answer_to_regenerate() == ("q", ["earlier"])
+    assert chat("q").take_answer_to_regenerate() is None
+
+
+def test_truncating_for_an_edit_forgets_the_rest() -> None:
+    conversation = chat("q1", "a1", "q2", "a2")
+    conversation.truncate(2)
+    assert [m.content for m in conversation.messages] == ["q1", "a1"]
+
+
+def test_an_unknown_status_is_read_as_done() -> None:
+    assert Message.from_dict({"role": "assistant", "content": "x", "status": "weird"}).status == "done"

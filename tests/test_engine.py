@@ -15,10 +15,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from llm.conversation import Message
 from llm.embedded import EmbeddedChatModel
 from llm.errors import ConfigError, ProviderError
 from llm.signals import Signal
-from llm.streaming import AnswerStats, Turn, stream_answer
+from llm.streaming import AnswerStats, stream_answer
 
 ROOT = Path(__file__).resolve().parent.parent
 PROMPT = "Write three sentences about rivers."
@@ -167,7 +168,7 @@ async def test_a_killed_engine_keeps_the_partial_answer_and_the_next_one_works(g
 
 async def test_a_long_history_is_trimmed_to_the_context(model: EmbeddedChatModel) -> None:
     history = [
-        Turn("user" if i % 2 == 0 else "assistant", f"Message {i} about rivers. " + "The river flows on. " * 50)
+        Message("user" if i % 2 == 0 else "assistant", f"Message {i} about rivers. " + "The river flows on. " * 50)
         for i in range(40)
     ]
     assert sum(len(t.content) for t in history) >= 40_000

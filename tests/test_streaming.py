@@ -9,11 +9,12 @@ import time
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
+from llm.conversation import Message
 from llm.errors import ProviderError
 from llm.factory import make_model
 from llm.fake import FakeStreamingChatModel
 from llm.settings import Settings
-from llm.streaming import AnswerStats, Turn, build_messages, stream_answer
+from llm.streaming import AnswerStats, build_messages, stream_answer
 from tests.fake_openai import ANSWER, FakeOpenAIServer
 
 
@@ -33,7 +34,7 @@ async def test_chunks_arrive_one_by_one_with_figures() -> None:
 
 
 def test_history_and_system_become_messages() -> None:
-    messages = build_messages("third", [Turn("user", "first"), Turn("assistant", "second")], "be brief")
+    messages = build_messages("third", [Message("user", "first"), Message("assistant", "second")], "be brief")
     assert [type(m) for m in messages] == [SystemMessage, HumanMessage, AIMessage, HumanMessage]
     assert [m.text for m in messages] == ["be brief", "first", "second", "third"]
 

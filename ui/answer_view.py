@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 from nicegui import ui
 
+from llm.conversation import Message
 from llm.signals import Signal
 from llm.streaming import figures_line
-from ui.conversation import Message
 from ui.jobs import AnswerJob
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import SafeMarkdown

@@ -8,11 +8,12 @@ from typing import Any
 
 from nicegui import Client, app, events, ui
 
+from llm.conversation import Conversation, Message
 from llm.errors import ConfigError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.answer_view import AnswerView
-from ui.conversation import Conversation, ConversationStore, Message
+from ui.conversation import ConversationStore
 from ui.jobs import AnswerJob, JobBoard
 from ui.styles import PAGE_CSS
 
@@ -50,6 +51,7 @@ class ChatPage:
         self.empty_hint: ui.label | None = None
         self.started: list[AnswerJob] = []
         self.follow = True  # autoscroll while the user stays at the bottom
+        self.shows_stop = False  # the Send button shows Stop (an answer of this conversation runs)
         self._last_scroll = 0.0
         client.on_delete(self._on_delete)
 
@@ -273,7 +275,8 @@ class ChatPage:
         return self.running_job is not None
 
     def _update_controls(self) -> None:
-        if self.streaming:
+        self.shows_stop = self.streaming
+        if self.shows_stop:
             self.button.set_text("Stop")
             self.button.props("icon=stop color=negative")
         else:
@@ -283,7 +286,7 @@ class ChatPage:
     def _on_view_update(self) -> None:
         if self.follow:
             self.scroll.scroll_to(percent=1.0)
-        if not self.streaming and self.button.text == "Stop":
+        if self.shows_stop and not self.streaming:
             self._answer_ended()
 
     def _answer_ended(self) -> None:
@@ -381,20 +384,17 @@ class ChatPage:
 
     def regenerate(self) -> None:
         """Answer the last prompt again; the old answer is kept as another version."""
-        messages = self.conversation.messages
-        if self.streaming or len(messages) < 2 or messages[-1].role != "assistant":
+        old = self.conversation.messages[-1] if self.conversation.messages else None
+        if self.streaming or not (taken := self.conversation.take_answer_to_regenerate()):
             return
-        old = messages.pop()
+        prompt, versions = taken
         if self.views and self.views[-1].message is old:
             self.views.pop().root.delete()
-        self._start(messages[-1].content, add_user=False, alternatives=[*old.alternatives, old.content])
+        self._start(prompt, add_user=False, alternatives=versions)
 
     def flip_version(self, index: int) -> None:
-        message = self.conversation.messages[index]
-        if not message.alternatives or self.streaming:
+        if self.streaming or not self.conversation.flip_version(index):
             return
-        message.alternatives.insert(0, message.content)
-        message.content = message.alternatives.pop()
         self.store.save(self.conversation)
         self.render_conversation()
 
@@ -403,14 +403,10 @@ class ChatPage:
         ui.notify("Answer copied to the clipboard.", type="positive")
 
     def delete_turn(self, index: int) -> None:
-        """Delete a prompt with its answer (or an answer alone)."""
+        """Delete a prompt with its answer (from either one's button)."""
         if self.streaming:
             return
-        messages = self.conversation.messages
-        end = index + 1
-        if messages[index].role == "user" and end < len(messages) and messages[end].role == "assistant":
-            end += 1
-        del messages[index:end]
+        self.conversation.delete_turn(index)
         self.store.save(self.conversation)
         self.render_conversation()
 
@@ -430,7 +426,7 @@ class ChatPage:
         text = await dialog
         dialog.delete()
         if text and text.strip() and not self.streaming:
-            del self.conversation.messages[index:]
+            self.conversation.truncate(index)
             self.render_conversation()
             self._start(text)
 

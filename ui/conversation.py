@@ -1,4 +1,4 @@
-"""Conversations as plain data, and their per-browser store (NiceGUI's `app.storage.user`).
+"""The per-browser store of conversations (NiceGUI's `app.storage.user`); the data types are `llm.conversation`.
 
 A conversation is saved when a prompt is sent and when its answer completes, stops or fails:
 never per chunk, because the storage rewrites its whole file (or Redis key) on every change.
@@ -6,116 +6,11 @@ never per chunk, because the storage rewrites its whole file (or Redis key) on e
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Mapping, MutableMapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from llm.streaming import Turn
-
-TITLE_LENGTH = 48
-NEW_TITLE = "New chat"
-
-
-@dataclass
-class Message:
-    """One message. An assistant message that did not complete keeps its partial text."""
-
-    role: str
-    content: str
-    status: str = "done"  # done | stopped | error
-    error: str | None = None
-    figures: dict[str, Any] | None = None
-    #: Earlier answers to the same prompt, replaced by "regenerate" (oldest first).
-    alternatives: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Message:
-        role = data.get("role")
-        content = data.get("content")
-        if role not in {"user", "assistant"} or not isinstance(content, str):
-            raise ValueError("a message needs a role (user or assistant) and a text content")
-        alternatives = [a for a in data.get("alternatives") or [] if isinstance(a, str)]
-        figures = data.get("figures")
-        return cls(
-            role=role,
-            content=content,
-            status=str(data.get("status") or "done"),
-            error=data.get("error") if isinstance(data.get("error"), str) else None,
-            figures=dict(figures) if isinstance(figures, Mapping) else None,
-            alternatives=alternatives,
-        )
-
-    @property
-    def incomplete(self) -> bool:
-        return self.status in {"stopped", "error"}
-
-
-@dataclass
-class Conversation:
-    """A titled list of messages."""
-
-    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    title: str = NEW_TITLE
-    messages: list[Message] = field(default_factory=list)
-    updated: float = field(default_factory=time.time)
-
-    def history(self) -> list[Turn]:
-        """The turns to send to a model: every message with text, partial answers included."""
-        return [Turn("user" if m.role == "user" else "assistant", m.content) for m in self.messages if m.content]
-
-    def add_user(self, prompt: str) -> Message:
-        if self.title == NEW_TITLE and not any(m.role == "user" for m in self.messages):
-            self.title = title_from(prompt)
-        message = Message("user", prompt)
-        self.messages.append(message)
-        return message
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "title": self.title,
-            "updated": self.updated,
-            "messages": [asdict(m) for m in self.messages],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Conversation:
-        messages = data.get("messages")
-        if not isinstance(messages, list):
-            raise ValueError("a conversation needs a list of messages")
-        return cls(
-            id=str(data.get("id") or uuid.uuid4().hex[:12]),
-            title=str(data.get("title") or "Imported chat")[:200],
-            messages=[Message.from_dict(m) for m in messages],
-            updated=float(data.get("updated") or time.time()),
-        )
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {"format": "rivulet-conversation", "version": 1, **self.to_dict()}, ensure_ascii=False, indent=2
-        )
-
-    def to_markdown(self) -> str:
-        parts = [f"# {self.title}\n"]
-        for message in self.messages:
-            who = "You" if message.role == "user" else "Assistant"
-            note = f" *({message.status})*" if message.incomplete else ""
-            parts.append(f"## {who}{note}\n\n{message.content}\n")
-            if message.error:
-                parts.append(f"> {message.error}\n")
-        return "\n".join(parts)
-
-
-def title_from(prompt: str) -> str:
-    """A short title from the first prompt: its first line, cut at a word boundary."""
-    line = " ".join(prompt.strip().split())
-    if len(line) <= TITLE_LENGTH:
-        return line or NEW_TITLE
-    cut = line[:TITLE_LENGTH].rsplit(" ", 1)[0] or line[:TITLE_LENGTH]
-    return cut + "…"
+from llm.conversation import Conversation
 
 
 class ConversationStore:

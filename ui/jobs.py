@@ -16,10 +16,11 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 from llm.context import ContextWindow
+from llm.conversation import Conversation, Message
 from llm.errors import RivuletError
 from llm.signals import Signal
-from llm.streaming import AnswerStats, Turn, stream_answer
-from ui.conversation import Conversation, ConversationStore, Message
+from llm.streaming import AnswerStats, stream_answer
+from ui.conversation import ConversationStore
 
 log = logging.getLogger("rivulet.jobs")
 
@@ -36,7 +37,7 @@ class AnswerJob:
         *,
         model: BaseChatModel,
         prompt: str,
-        history: list[Turn],
+        history: list[Message],
         system: str | None,
         options: dict[str, Any],
         where: str,

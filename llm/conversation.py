@@ -1,0 +1,152 @@
+"""Conversations as plain data: the one message type of Rivulet, and what can be done to a conversation.
+
+The page, `/ask` and the command line all speak `Message`; LangChain's messages are made
+from it only where a model is called (`llm.streaming.build_messages`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Role = Literal["user", "assistant"]
+MessageStatus = Literal["done", "stopped", "error"]
+TITLE_LENGTH = 48
+NEW_TITLE = "New chat"
+
+
+@dataclass
+class Message:
+    """One message of a conversation. An answer that did not complete keeps its partial text."""
+
+    role: Role
+    content: str
+    status: MessageStatus = "done"
+    error: str | None = None  # the human sentence of a failed answer
+    figures: dict[str, Any] | None = None  # `AnswerStats.to_dict()` of an answer
+    #: Earlier answers to the same prompt, replaced by "regenerate" (oldest first).
+    alternatives: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        role, content, status = data.get("role"), data.get("content"), data.get("status") or "done"
+        if role not in {"user", "assistant"} or not isinstance(content, str):
+            raise ValueError("a message needs a role (user or assistant) and a text content")
+        figures = data.get("figures")
+        return cls(
+            role=role,
+            content=content,
+            status=status if status in {"done", "stopped", "error"} else "done",
+            error=data.get("error") if isinstance(data.get("error"), str) else None,
+            figures=dict(figures) if isinstance(figures, Mapping) else None,
+            alternatives=[a for a in data.get("alternatives") or [] if isinstance(a, str)],
+        )
+
+    @property
+    def incomplete(self) -> bool:
+        return self.status in {"stopped", "error"}
+
+
+@dataclass
+class Conversation:
+    """A titled list of messages, and the edits the page offers on it."""
+
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    title: str = NEW_TITLE
+    messages: list[Message] = field(default_factory=list)
+    updated: float = field(default_factory=time.time)
+
+    def history(self) -> list[Message]:
+        """The messages to send to a model: every message with text, partial answers included."""
+        return [m for m in self.messages if m.content]
+
+    def add_user(self, prompt: str) -> Message:
+        if self.title == NEW_TITLE and not any(m.role == "user" for m in self.messages):
+            self.title = title_from(prompt)
+        message = Message("user", prompt)
+        self.messages.append(message)
+        return message
+
+    def turn_at(self, index: int) -> range:
+        """The indices of the turn that message `index` belongs to: a prompt and the answer after it."""
+        start = index - 1 if self.messages[index].role == "assistant" and index > 0 else index
+        if self.messages[start].role != "user":
+            return range(index, index + 1)  # an answer without its prompt (an old import): alone
+        end = start + 1
+        if end < len(self.messages) and self.messages[end].role == "assistant":
+            end += 1
+        return range(start, end)
+
+    def delete_turn(self, index: int) -> None:
+        """Delete the prompt and the answer of the turn that message `index` belongs to."""
+        turn = self.turn_at(index)
+        del self.messages[turn.start : turn.stop]
+
+    def flip_version(self, index: int) -> bool:
+        """Show the answer's next version (they go round); False when it has only one."""
+        message = self.messages[index]
+        if not message.alternatives:
+            return False
+        message.alternatives.insert(0, message.content)
+        message.content = message.alternatives.pop()
+        return True
+
+    def take_answer_to_regenerate(self) -> tuple[str, list[str]] | None:
+        """Remove the last answer; return its prompt and the versions to keep (an empty failed one is not kept)."""
+        if len(self.messages) < 2 or self.messages[-1].role != "assistant":
+            return None
+        old = self.messages.pop()
+        kept = [*old.alternatives, old.content] if old.content else list(old.alternatives)
+        return self.messages[-1].content, kept
+
+    def truncate(self, index: int) -> None:
+        """Forget message `index` and everything after it (to resend an edited prompt from there)."""
+        del self.messages[index:]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "updated": self.updated,
+            "messages": [asdict(m) for m in self.messages],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Conversation:
+        messages = data.get("messages")
+        if not isinstance(messages, list):
+            raise ValueError("a conversation needs a list of messages")
+        return cls(
+            id=str(data.get("id") or uuid.uuid4().hex[:12]),
+            title=str(data.get("title") or "Imported chat")[:200],
+            messages=[Message.from_dict(m) for m in messages],
+            updated=float(data.get("updated") or time.time()),
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"format": "rivulet-conversation", "version": 1, **self.to_dict()}, ensure_ascii=False, indent=2
+        )
+
+    def to_markdown(self) -> str:
+        parts = [f"# {self.title}\n"]
+        for message in self.messages:
+            who = "You" if message.role == "user" else "Assistant"
+            note = f" *({message.status})*" if message.incomplete else ""
+            parts.append(f"## {who}{note}\n\n{message.content}\n")
+            if message.error:
+                parts.append(f"> {message.error}\n")
+        return "\n".join(parts)
+
+
+def title_from(prompt: str) -> str:
+    """A short title from the first prompt: its first line, cut at a word boundary."""
+    line = " ".join(prompt.strip().split())
+    if len(line) <= TITLE_LENGTH:
+        return line or NEW_TITLE
+    cut = line[:TITLE_LENGTH].rsplit(" ", 1)[0] or line[:TITLE_LENGTH]
+    return cut + "…"
