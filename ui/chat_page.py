@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
-
 from nicegui import Client, app, events, ui
 
 from llm.conversation import Conversation, Message
 from llm.errors import ConfigError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
-from ui.answer_view import AnswerView
+from ui.answer_view import AnswerView, session_summary
+from ui.autoscroll import Autoscroll
 from ui.conversation import ConversationStore
+from ui.conversation_drawer import ConversationDrawer, DrawerActions
+from ui.dialogs import ask_edit, ask_title
 from ui.jobs import AnswerJob, JobBoard
+from ui.settings_drawer import settings_drawer
 from ui.styles import PAGE_CSS
-
-HEADER_BUTTON = "flat round color=white"
-SMALL_BUTTON = "flat round dense size=sm"
-
-
-def icon_button(icon: str, label: str, on_click: Callable[..., Any], props: str = SMALL_BUTTON) -> ui.button:
-    """An icon-only button with a tooltip and the same text for screen readers."""
-    return ui.button(icon=icon, on_click=on_click).props(f'{props} aria-label="{label}"').tooltip(label)
+from ui.transfer import export_json, export_markdown, open_import
+from ui.widgets import HEADER_BUTTON, icon_button
 
 
 class ChatApp:
@@ -47,12 +41,9 @@ class ChatPage:
         self.conversation = self.store.current()
         self.views: list[AnswerView] = []
         self.regenerate_button: ui.button | None = None
-        self._listed: list[tuple[str, str]] = []  # what the conversation list shows
         self.empty_hint: ui.label | None = None
         self.started: list[AnswerJob] = []
-        self.follow = True  # autoscroll while the user stays at the bottom
         self.shows_stop = False  # the Send button shows Stop (an answer of this conversation runs)
-        self._last_scroll = 0.0
         client.on_delete(self._on_delete)
 
     # -- preferences ------------------------------------------------------------------
@@ -85,7 +76,7 @@ class ChatPage:
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
             with ui.row().classes("w-full items-center px-2 py-1 bg-primary text-white no-wrap gap-1"):
-                icon_button("menu", "Conversations", lambda: self.left.toggle(), HEADER_BUTTON)
+                icon_button("menu", "Conversations", lambda: self.drawer.toggle(), HEADER_BUTTON)
                 ui.icon("water", size="1.6em")
                 ui.label("Rivulet").classes("text-h6")
                 ui.space()
@@ -95,15 +86,9 @@ class ChatPage:
                 icon_button("contrast", "Dark mode: system, dark, light", self._toggle_dark, HEADER_BUTTON)
                 icon_button("tune", "Settings", lambda: self.right.toggle(), HEADER_BUTTON).mark("settings-button")
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
-                self.scroll = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
-                with self.scroll:
+                self.scroll = Autoscroll()
+                with self.scroll.area:
                     self.messages = ui.column().classes("w-full max-w-3xl mx-auto px-3 pb-4 gap-3 messages")
-                self.jump = (
-                    icon_button("south", "Jump to the latest text", self.jump_to_latest, "round color=primary")
-                    .classes("absolute bottom-3 right-6")
-                    .mark("jump")
-                )
-                self.jump.set_visibility(False)
             with ui.row().classes("w-full max-w-3xl mx-auto no-wrap items-start px-3 py-2 gap-2"):
                 limit = self.settings.max_prompt_chars
                 self.input = (
@@ -127,46 +112,18 @@ class ChatPage:
         self.render_conversation()
 
     def _build_drawers(self) -> None:
-        with ui.left_drawer(value=False).props("bordered width=280").classes("gap-1") as self.left:
-            ui.button("New chat", icon="add", on_click=self.new_chat).props("outline").classes("w-full").mark(
-                "new-chat"
+        self.drawer = ConversationDrawer(
+            DrawerActions(
+                new_chat=self.new_chat,
+                switch=self.switch,
+                rename=self.rename,
+                delete=self.delete_conversation,
+                export_markdown=lambda: export_markdown(self.conversation),
+                export_json=lambda: export_json(self.conversation),
+                open_import=lambda: open_import(self.import_conversation),
             )
-            self.conversation_list = ui.column().classes("w-full gap-0")
-            ui.separator().classes("my-2")
-            with ui.row().classes("w-full gap-1"):
-                ui.button("Markdown", icon="download", on_click=self.export_markdown).props("flat dense")
-                ui.button("JSON", icon="download", on_click=self.export_json).props("flat dense")
-            ui.button("Import JSON", icon="upload", on_click=self.open_import).props("flat dense").mark("import")
-        with ui.right_drawer(value=False).props("bordered width=320").classes("gap-3") as self.right:
-            ui.label("Settings").classes("text-h6")
-            prefs = self.prefs
-            ui.select(
-                self.chat.registry.specs, value=prefs["model"], label="Model", on_change=self._change_model
-            ).classes("w-full").mark("model-select")
-            ui.textarea(
-                "System prompt",
-                value=prefs["system_prompt"],
-                on_change=lambda e: self.set_pref("system_prompt", e.value or ""),
-            ).props("autogrow outlined").classes("w-full").mark("system-prompt")
-            ui.label("Temperature").classes("text-sm")
-            ui.slider(
-                min=0,
-                max=2,
-                step=0.1,
-                value=prefs["temperature"],
-                on_change=lambda e: self.set_pref("temperature", float(e.value)),
-            ).props("label").mark("temperature")
-            ui.number(
-                "Max tokens",
-                value=prefs["max_tokens"],
-                min=1,
-                max=1_000_000,
-                precision=0,
-                on_change=lambda e: e.value and self.set_pref("max_tokens", int(e.value)),
-            ).classes("w-full").mark("max-tokens")
-            ui.label("API keys come from the environment or a .env file, never from this page.").classes(
-                "text-xs text-grey-6"
-            )
+        )
+        self.right = settings_drawer(self.chat.registry.specs, self.prefs, self.set_pref, self._change_model)
 
     # -- rendering ----------------------------------------------------------------------
     def render_conversation(self) -> None:
@@ -192,8 +149,7 @@ class ChatPage:
             self._follow(job)
         self._update_controls()
         self._render_conversation_list()
-        self.follow = True
-        self.scroll.scroll_to(percent=1.0)
+        self.scroll.jump_to_end()
 
     def _follow(self, job: AnswerJob) -> None:
         with self.messages:
@@ -229,41 +185,11 @@ class ChatPage:
             icon_button("delete_outline", "Delete this turn", lambda: self.delete_turn(index)).mark("delete-turn")
 
     def _render_conversation_list(self) -> None:
-        conversations = self.store.all()
-        shown = [(c.id, c.title) for c in conversations] + [("current", self.conversation.id)]
-        if shown == self._listed:
-            self._update_session_line()
-            return  # unchanged: do not redraw (and re-send) the whole list
-        self._listed = shown
-        self.conversation_list.clear()
-        with self.conversation_list:
-            for conversation in conversations:
-                current = conversation.id == self.conversation.id
-                with ui.row().classes(
-                    "w-full items-center no-wrap gap-0 conversation-item" + (" current" if current else "")
-                ):
-                    ui.button(conversation.title, on_click=lambda c=conversation: self.switch(c.id)).props(
-                        "flat no-caps align=left dense"
-                    ).classes("flex-grow ellipsis text-left").mark("conversation")
-                    with ui.button(icon="more_vert").props("flat round dense size=sm"), ui.menu():
-                        ui.menu_item("Rename", on_click=lambda c=conversation: self.rename(c.id)).mark("rename")
-                        ui.menu_item("Delete", on_click=lambda c=conversation: self.delete_conversation(c.id)).mark(
-                            "delete-conversation"
-                        )
+        self.drawer.show(self.store.all(), self.conversation.id)
         self._update_session_line()
 
     def _update_session_line(self) -> None:
-        answers = [m for m in self.conversation.messages if m.role == "assistant" and m.figures]
-        if not answers:
-            self.session_line.set_text("")
-            return
-        chunks = sum((m.figures or {}).get("chunks") or 0 for m in answers)
-        seconds = sum((m.figures or {}).get("duration_s") or 0 for m in answers)
-        rate = f" · {chunks / seconds:.1f} chunks/s" if seconds else ""
-        plural = "s" if len(answers) != 1 else ""
-        self.session_line.set_text(
-            f"This chat: {len(answers)} answer{plural} · {chunks} chunks · {seconds:.1f} s{rate}"
-        )
+        self.session_line.set_text(session_summary(self.conversation))
 
     # -- streaming state ----------------------------------------------------------------------
     @property
@@ -284,8 +210,7 @@ class ChatPage:
             self.button.props("icon=send color=primary")
 
     def _on_view_update(self) -> None:
-        if self.follow:
-            self.scroll.scroll_to(percent=1.0)
+        self.scroll.keep_up()
         if self.shows_stop and not self.streaming:
             self._answer_ended()
 
@@ -367,8 +292,7 @@ class ChatPage:
         self._update_controls()
         if len(self.conversation.messages) == 1:
             self._render_conversation_list()  # a new conversation got its title
-        self.follow = True
-        self.scroll.scroll_to(percent=1.0)
+        self.scroll.jump_to_end()  # asking brings the reader to the new answer
         return True
 
     def stop(self) -> None:
@@ -414,18 +338,8 @@ class ChatPage:
         """Edit an earlier prompt and resend it: the conversation continues from there."""
         if self.streaming:
             return
-        original = self.conversation.messages[index].content
-        with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
-            ui.label("Edit and resend").classes("text-h6")
-            editor = (
-                ui.textarea(value=original).props("autogrow outlined autofocus").classes("w-full").mark("edit-text")
-            )
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Resend", on_click=lambda: dialog.submit(editor.value)).mark("resend")
-        text = await dialog
-        dialog.delete()
-        if text and text.strip() and not self.streaming:
+        text = await ask_edit(self.conversation.messages[index].content)
+        if text and not self.streaming and not self.client.is_deleted:  # the tab may have closed meanwhile
             self.conversation.truncate(index)
             self.render_conversation()
             self._start(text)
@@ -445,21 +359,13 @@ class ChatPage:
 
     async def rename(self, conversation_id: str) -> None:
         conversation = self.store.get(conversation_id)
-        if conversation is None:
+        if conversation is None or (title := await ask_title(conversation.title)) is None:
             return
-        with ui.dialog() as dialog, ui.card():
-            name = ui.input("Title", value=conversation.title).props("autofocus").mark("rename-input")
-            with ui.row().classes("w-full justify-end"):
-                ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Rename", on_click=lambda: dialog.submit(name.value)).mark("rename-ok")
-        title = await dialog
-        dialog.delete()
-        if title and title.strip():
-            conversation.title = title.strip()[:200]
-            self.store.save(conversation)
-            if conversation.id == self.conversation.id:
-                self.conversation.title = conversation.title
-            self._render_conversation_list()
+        conversation.title = title
+        self.store.save(conversation)
+        if conversation.id == self.conversation.id:
+            self.conversation.title = conversation.title
+        self._render_conversation_list()
 
     def delete_conversation(self, conversation_id: str) -> None:
         if job := self.chat.board.get(self.browser_id, conversation_id):
@@ -471,40 +377,9 @@ class ChatPage:
         else:
             self._render_conversation_list()
 
-    def export_markdown(self) -> None:
-        markdown = self.conversation.to_markdown().encode()
-        ui.download.content(markdown, f"{_filename(self.conversation.title)}.md", "text/markdown")
-
-    def export_json(self) -> None:
-        data = self.conversation.to_json().encode()
-        ui.download.content(data, f"{_filename(self.conversation.title)}.json", "application/json")
-
-    def open_import(self) -> None:
-        """An upload dialog, created only when asked for: NiceGUI's upload element registers a
-        route whose handler outlives a deleted page, so a permanent one would keep every
-        closed tab in memory."""
-        with ui.dialog() as dialog, ui.card():
-            ui.label("Import a conversation exported as JSON").classes("text-subtitle1")
-
-            async def upload(event: events.UploadEventArguments) -> None:
-                dialog.close()
-                await self.import_json(event)
-
-            ui.upload(on_upload=upload, auto_upload=True).props("accept=.json flat bordered").mark("import-file")
-        dialog.on("hide", dialog.delete)
-        dialog.open()
-
-    async def import_json(self, event: events.UploadEventArguments) -> None:
-        try:
-            data = json.loads(await event.file.text())
-            imported = Conversation.from_dict(data)
-        except (ValueError, TypeError, UnicodeDecodeError):
-            ui.notify("That file is not a Rivulet conversation (JSON exported from Rivulet).", type="warning")
-            return
-        imported.id = Conversation().id  # never overwrite an existing conversation
+    def import_conversation(self, imported: Conversation) -> None:
         self.store.save(imported)
         self.switch(imported.id)
-        ui.notify(f"Imported “{imported.title}”.", type="positive")
 
     # -- misc ---------------------------------------------------------------------------------
     def _change_model(self, event: events.ValueChangeEventArguments) -> None:
@@ -520,20 +395,6 @@ class ChatPage:
         self.dark.value = order[(order.index(self.dark.value) + 1) % 3]
         app.storage.user["dark"] = self.dark.value
 
-    def _on_scroll(self, event: events.ScrollEventArguments) -> None:
-        at_bottom = event.vertical_percentage >= 0.99 or event.vertical_size <= event.vertical_container_size
-        if at_bottom:
-            self.follow = True
-        elif event.vertical_position < self._last_scroll - 2:
-            self.follow = False  # the user scrolled up: stop following until they come back
-        self._last_scroll = event.vertical_position
-        self.jump.set_visibility(not self.follow)
-
-    def jump_to_latest(self) -> None:
-        self.follow = True
-        self.jump.set_visibility(False)
-        self.scroll.scroll_to(percent=1.0)
-
     def _on_delete(self) -> None:
         """The tab is gone for good (after the reconnect grace): stop what nobody reads any more."""
         jobs = {view.job for view in self.views if view.job is not None} | set(self.started)
@@ -542,11 +403,6 @@ class ChatPage:
         for job in jobs:
             if not job.views:
                 job.cancel()
-
-
-def _filename(title: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_ " else "_" for c in title).strip()
-    return safe[:60] or "conversation"
 
 
 def register_pages(registry: ModelRegistry, settings: Settings) -> ChatApp:

@@ -1,0 +1,47 @@
+"""The right drawer: model, system prompt, temperature and max tokens, remembered per browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from nicegui import events, ui
+
+
+def settings_drawer(
+    specs: Sequence[str],
+    prefs: dict[str, Any],
+    set_pref: Callable[[str, object], None],
+    change_model: Callable[[events.ValueChangeEventArguments], None],
+) -> ui.right_drawer:
+    """Build the drawer (closed) and return it."""
+    with ui.right_drawer(value=False).props("bordered width=320").classes("gap-3") as drawer:
+        ui.label("Settings").classes("text-h6")
+        ui.select(list(specs), value=prefs["model"], label="Model", on_change=change_model).classes("w-full").mark(
+            "model-select"
+        )
+        ui.textarea(
+            "System prompt",
+            value=prefs["system_prompt"],
+            on_change=lambda e: set_pref("system_prompt", e.value or ""),
+        ).props("autogrow outlined").classes("w-full").mark("system-prompt")
+        ui.label("Temperature").classes("text-sm")
+        ui.slider(
+            min=0,
+            max=2,
+            step=0.1,
+            value=prefs["temperature"],
+            on_change=lambda e: set_pref("temperature", float(e.value)),
+        ).props("label").mark("temperature")
+        ui.number(
+            "Max tokens",
+            value=prefs["max_tokens"],
+            min=1,
+            max=1_000_000,
+            precision=0,
+            on_change=lambda e: e.value and set_pref("max_tokens", int(e.value)),
+        ).classes("w-full").mark("max-tokens")
+        ui.label("API keys come from the environment or a .env file, never from this page.").classes(
+            "text-xs text-grey-6"
+        )
+    return drawer
