@@ -340,3 +340,64 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# -- for bench/page_bench.py's EMB workload: the raw engine, called from synchronous code -----------------------
+def load_raw_llama() -> EmbeddedChatModel:
+    """The engine the page benchmark's "raw" rows use (no system prompt, as the pages there are run)."""
+    model = model_for(2, 256)
+    model.engine.start()
+    return model
+
+
+def raw_run_sync(model: EmbeddedChatModel, prompt: str, *, max_tokens: int, timeout: float) -> dict[str, Any]:
+    """One raw-engine answer: ttfc_s, chunks, chars, chunks_per_s, total_s, timed_out, text."""
+    sized = model.model_copy(update={"max_tokens": max_tokens})
+    timed_out = False
+    try:
+        figures = asyncio.run(asyncio.wait_for(raw_run_text(sized, prompt), timeout))
+    except TimeoutError:
+        timed_out, figures = True, {"first_chunk_s": None, "total_s": timeout, "chunks": 0, "text": ""}
+    return {
+        "kind": "raw",
+        "ttfc_s": figures["first_chunk_s"],
+        "chunks": figures["chunks"],
+        "chars": len(figures["text"] or ""),
+        "chunks_per_s": figures.get("chunks_per_s"),
+        "total_s": figures["total_s"],
+        "timed_out": timed_out,
+        "text": figures["text"] or "",
+    }
+
+
+async def raw_run_text(model: EmbeddedChatModel, prompt: str) -> dict[str, Any]:
+    """`raw_run` without a system prompt, keeping the text."""
+    engine = model.engine
+    payload = {
+        "model": "raw",
+        "messages": [{"role": "user", "content": prompt}],
+        "stream": True,
+        "max_tokens": model.max_tokens,
+        "temperature": 0.0,
+        "seed": SEED,
+    }
+    started = time.monotonic()
+    first = last = None
+    parts: list[str] = []
+    async with (
+        httpx.AsyncClient(timeout=120) as client,
+        client.stream(
+            "POST",
+            f"{await engine.ensure_started()}/chat/completions",
+            json=payload,
+            headers={"Authorization": f"Bearer {engine.api_key}"},
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                choices = json.loads(line[6:]).get("choices") or [{}]
+                if content := choices[0].get("delta", {}).get("content"):
+                    last = time.monotonic()
+                    first = first or last
+                    parts.append(content)
+    return _figures(started, first, last, len(parts), None, "".join(parts))

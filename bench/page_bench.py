@@ -559,14 +559,15 @@ async def run_workload(pw: Any, app: str, wl: Workload, rep: int, args: argparse
 
 
 # ------------------------------------------------------------------------------------------------------
-# embedded model through the page vs. raw llama-cpp-python
+# embedded model through the page vs. the raw engine (its HTTP API)
 # ------------------------------------------------------------------------------------------------------
 STATUS_RE = re.compile(r"(\d+) chunks?")
 RATE_RE = re.compile(r"([\d.]+) (chunks|tokens)/s")
 
 
 async def run_embedded(pw: Any, args: argparse.Namespace, apps: list[str]) -> list[dict[str, Any]]:
-    from embedded_bench import load_raw_llama, raw_run
+    from embedded_bench import load_raw_llama
+    from embedded_bench import raw_run_sync as raw_run
 
     run_id = f"EMB-{int(time.time())}"
     rundir = RAW / run_id
@@ -944,7 +945,7 @@ def embedded_table(records: list[dict[str, Any]], apps: list[str]) -> tuple[str,
     figs: dict[str, Any] = {"raw_chunks_per_s": raw_rate, "raw_ttfc_s": median(r["ttfc_s"] for r in raw)}
     rows = [
         [
-            "raw llama-cpp-python (in the benchmark process)",
+            "the raw engine (its HTTP API, from the benchmark process)",
             fmt(raw_rate, "{:.1f}"),
             "1.00",
             fmt(figs["raw_ttfc_s"]) + " (ttfc)",
@@ -1384,7 +1385,7 @@ def main() -> None:
                                 flush=True,
                             )
             if "EMB" in only:
-                print(f"[{time.time() - t0:6.0f}s] embedded model: raw llama-cpp-python vs the pages ...", flush=True)
+                print(f"[{time.time() - t0:6.0f}s] embedded model: the raw engine vs the pages ...", flush=True)
                 try:
                     for rec in await asyncio.wait_for(
                         run_embedded(pw, args, apps), args.run_timeout + (args.reps + 1) * 3 * args.emb_timeout
