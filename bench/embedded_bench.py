@@ -56,12 +56,13 @@ def model_for(parallel: int, max_tokens: int) -> EmbeddedChatModel:
     )
 
 
-async def raw_run(model: EmbeddedChatModel, prompt: str) -> dict[str, float | None]:
-    """(a) the engine's own streaming endpoint, no LangChain: first content chunk, chunks/s."""
+async def raw_run(model: EmbeddedChatModel, prompt: str, system: str | None = SYSTEM) -> dict[str, Any]:
+    """(a) the engine's own streaming endpoint, no LangChain: first content chunk, chunks/s, the text."""
     engine = model.engine
+    messages = [{"role": "system", "content": system}] if system else []
     payload = {
         "model": "raw",
-        "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}],
+        "messages": [*messages, {"role": "user", "content": prompt}],
         "stream": True,
         "max_tokens": model.max_tokens,
         "temperature": 0.0,
@@ -70,7 +71,7 @@ async def raw_run(model: EmbeddedChatModel, prompt: str) -> dict[str, float | No
     }
     started = time.monotonic()
     first = last = None
-    chunks = 0
+    parts: list[str] = []
     async with (
         httpx.AsyncClient(timeout=120) as client,
         client.stream(
@@ -81,14 +82,13 @@ async def raw_run(model: EmbeddedChatModel, prompt: str) -> dict[str, float | No
         ) as response,
     ):
         async for line in response.aiter_lines():
-            if not line.startswith("data: ") or line == "data: [DONE]":
-                continue
-            choices = json.loads(line[6:]).get("choices") or [{}]
-            if choices[0].get("delta", {}).get("content"):
-                last = time.monotonic()
-                first = first or last
-                chunks += 1
-    return _figures(started, first, last, chunks)
+            if line.startswith("data: ") and line != "data: [DONE]":
+                choices = json.loads(line[6:]).get("choices") or [{}]
+                if content := choices[0].get("delta", {}).get("content"):
+                    last = time.monotonic()
+                    first = first or last
+                    parts.append(content)
+    return _figures(started, first, last, len(parts), None, "".join(parts))
 
 
 async def rivulet_run(model: EmbeddedChatModel, prompt: str) -> dict[str, float | None]:
@@ -355,7 +355,7 @@ def raw_run_sync(model: EmbeddedChatModel, prompt: str, *, max_tokens: int, time
     sized = model.model_copy(update={"max_tokens": max_tokens})
     timed_out = False
     try:
-        figures = asyncio.run(asyncio.wait_for(raw_run_text(sized, prompt), timeout))
+        figures = asyncio.run(asyncio.wait_for(raw_run(sized, prompt, system=None), timeout))
     except TimeoutError:
         timed_out, figures = True, {"first_chunk_s": None, "total_s": timeout, "chunks": 0, "text": ""}
     return {
@@ -368,36 +368,3 @@ def raw_run_sync(model: EmbeddedChatModel, prompt: str, *, max_tokens: int, time
         "timed_out": timed_out,
         "text": figures["text"] or "",
     }
-
-
-async def raw_run_text(model: EmbeddedChatModel, prompt: str) -> dict[str, Any]:
-    """`raw_run` without a system prompt, keeping the text."""
-    engine = model.engine
-    payload = {
-        "model": "raw",
-        "messages": [{"role": "user", "content": prompt}],
-        "stream": True,
-        "max_tokens": model.max_tokens,
-        "temperature": 0.0,
-        "seed": SEED,
-    }
-    started = time.monotonic()
-    first = last = None
-    parts: list[str] = []
-    async with (
-        httpx.AsyncClient(timeout=120) as client,
-        client.stream(
-            "POST",
-            f"{await engine.ensure_started()}/chat/completions",
-            json=payload,
-            headers={"Authorization": f"Bearer {engine.api_key}"},
-        ) as response,
-    ):
-        async for line in response.aiter_lines():
-            if line.startswith("data: ") and line != "data: [DONE]":
-                choices = json.loads(line[6:]).get("choices") or [{}]
-                if content := choices[0].get("delta", {}).get("content"):
-                    last = time.monotonic()
-                    first = first or last
-                    parts.append(content)
-    return _figures(started, first, last, len(parts), None, "".join(parts))
