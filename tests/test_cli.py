@@ -126,3 +126,20 @@ def test_serve_page_and_ask_from_one_process() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_reader_that_goes_away_ends_the_answer_quietly() -> None:
+    """`main.py ask … | head -2`: no traceback, the exit code of `cat` in the same place (141)."""
+    proc = subprocess.Popen(
+        [sys.executable, MAIN, "ask", "hi", "--model", "fake:chunks=4000,rate=2000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env(),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first_lines = [proc.stdout.readline(), proc.stdout.readline()]
+    proc.stdout.close()  # what `head -2` does after its two lines
+    code = proc.wait(60)
+    errors = proc.stderr.read().decode()
+    assert all(first_lines) and code == 141
+    assert errors == "", errors
