@@ -132,7 +132,9 @@ async def test_stop_in_the_page_stops_the_embedded_model(user: User, gguf_path: 
     shown = len(answers(user)[-1].split())
     user.find("Stop").click()
     stopped_at = time.monotonic()
-    await wait_for(lambda: "Stopped" in status_text(user), limit=5)
+    # Generous: on a loaded machine the event loop shares two cores with the generating engine.
+    await wait_for(lambda: next(iter(user.find(marker="send").elements)).text == "Send")
+    assert status_text(user).startswith("Stopped"), f"the answer ended without the stop: {status_text(user)!r}"
     while (await model.engine.metrics())["requests_processing"] > 0:
         assert time.monotonic() - stopped_at < 1.0, "the engine still generates 1 s after Stop"
     predicted = (await model.engine.metrics())["tokens_predicted_total"] - before["tokens_predicted_total"]
