@@ -189,7 +189,7 @@ def bench_ttfb(args: argparse.Namespace) -> dict[str, Any]:
 def bench_disconnect(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
-    from tests.fake_openai import FakeOpenAIServer
+    from tests.support.fake_openai import FakeOpenAIServer
 
     fake = FakeOpenAIServer().start()
     port = free_port()

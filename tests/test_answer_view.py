@@ -6,7 +6,7 @@ import pytest
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
-from tests.test_chat_page import answers, send, serve, status_text, wait_for
+from tests.support.page import answers, send, serve, status_text, wait_for
 from ui.answer_view import AnswerView
 from ui.markdown_blocks import fenced_segments
 from ui.safe_markdown import SafeMarkdown

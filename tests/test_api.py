@@ -14,9 +14,9 @@ from llm.embedded import EmbeddedChatModel
 from llm.factory import make_model
 from llm.fake import FakeStreamingChatModel
 from llm.settings import Settings
-from tests.conftest import free_port, run_api
-from tests.fake_openai import ANSWER, FakeOpenAIServer
-from tests.models import RecordingFake
+from tests.support.fake_openai import ANSWER, FakeOpenAIServer
+from tests.support.models import RecordingFake
+from tests.support.servers import free_port, run_api
 
 UNICODE_PIECES = ["Café ", "crème ", "brûlée, ", "日本語の", "テキスト ", "and ", "emoji ", "🎉🌊 ", "end."]
 UNICODE_TEXT = "".join(UNICODE_PIECES)

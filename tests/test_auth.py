@@ -21,8 +21,7 @@ from pydantic import SecretStr
 from api.auth import AuthDecision, FailureLimiter, PasswordCheck, decide, is_loopback
 from api.settings import ServerSettings
 from llm.errors import ConfigError
-from tests.conftest import free_port, wait_http
-from tests.test_cli import MAIN, cli_env, run
+from tests.support.servers import MAIN, cli_env, free_port, run_main, wait_http
 
 PASSWORD = "canary-Pa55word-7f3a9c"
 FAKE = "fake:chunks=5,rate=0"
@@ -116,7 +115,7 @@ def test_password_comes_from_the_environment_and_stays_secret(monkeypatch: pytes
 def test_public_host_without_password_exits_2_before_binding() -> None:
     port = free_port()
     started = time.monotonic()
-    result = run("--host", "0.0.0.0", "--port", str(port), "--model", FAKE)
+    result = run_main("--host", "0.0.0.0", "--port", str(port), "--model", FAKE)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
     assert "RIVULET_PASSWORD" in result.stderr and "--no-auth" in result.stderr
@@ -125,9 +124,9 @@ def test_public_host_without_password_exits_2_before_binding() -> None:
 
 
 def test_no_password_flag() -> None:
-    result = run("--password", PASSWORD, "--model", FAKE)  # it would show up in `ps`
+    result = run_main("--password", PASSWORD, "--model", FAKE)  # it would show up in `ps`
     assert result.returncode == 2 and "unrecognized arguments" in result.stderr
-    assert "--no-auth" in run("serve", "--help").stdout
+    assert "--no-auth" in run_main("serve", "--help").stdout
 
 
 def test_failure_limiter_window() -> None:
@@ -200,7 +199,7 @@ def test_cors_still_works_with_auth(server: str) -> None:
 
 
 def test_ask_url_uses_rivulet_password(server: str) -> None:
-    result = run("ask", "--url", server, "hi", RIVULET_PASSWORD=PASSWORD)
+    result = run_main("ask", "--url", server, "hi", RIVULET_PASSWORD=PASSWORD)
     assert result.returncode == 0 and len(result.stdout.split()) == 5
     assert PASSWORD not in result.stderr
 

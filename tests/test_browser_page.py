@@ -6,42 +6,15 @@ Screenshots of the main states go to docs/ (the README shows them).
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, rivulet_process
-from tests.fake_openai import FakeOpenAIServer
-from tests.models import HOSTILE
+from tests.support.browser import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.models import HOSTILE
+from tests.support.servers import ROOT, rivulet_process
 
 DOCS = ROOT / "docs"
-PROMPT = ".prompt textarea"
-LAST_ANSWER = (
-    "() => { const a = document.querySelectorAll('.answer-body'); return a.length ? a[a.length - 1].innerText : ''; }"
-)
-LAST_STATUS = (
-    "() => { const a = document.querySelectorAll('.answer-status'); return a.length ? a[a.length - 1].innerText : ''; }"
-)
-
-
-async def poll(page: Any, script: str, until: Callable[[Any], bool], limit: float = 20.0) -> list[Any]:
-    """Evaluate `script` every 20 ms until `until(value)`; returns the distinct values seen."""
-    seen: list[Any] = []
-    deadline = time.monotonic() + limit
-    while True:
-        value = await page.evaluate(script)
-        if not seen or seen[-1] != value:
-            seen.append(value)
-        if until(value):
-            return seen
-        assert time.monotonic() < deadline, f"timed out; last value: {str(value)[:200]!r}"
-        await asyncio.sleep(0.02)
-
-
-async def ask(page: Any, prompt: str) -> None:
-    await page.fill(PROMPT, prompt)
-    await page.press(PROMPT, "Enter")
 
 
 async def test_chat_flow_in_a_real_browser(browser: Any, tmp_path: Path) -> None:
@@ -124,7 +97,7 @@ async def test_autoscroll_pauses_when_the_user_scrolls_up(browser: Any, tmp_path
 
 
 async def test_hostile_model_output_is_inert(browser: Any, tmp_path: Path) -> None:
-    with rivulet_process("--model", "py:tests.models:hostile", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+    with rivulet_process("--model", "py:tests.support.models:hostile", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
         page = await browser.new_page(viewport={"width": 1000, "height": 700})
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), asyncio.ensure_future(dialog.dismiss())))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from llm.fake import FakeStreamingChatModel
-from tests.conftest import CHROMIUM_ARGS, ROOT, free_port, run_api
+from tests.support.servers import CHROMIUM_ARGS, ROOT, free_port, run_api
 
 PIECES = [
     "Moby-Dick ",

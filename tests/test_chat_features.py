@@ -5,26 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 
-from nicegui import ui
 from nicegui.testing import User
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
-from tests.fake_openai import FakeOpenAIServer
-from tests.models import RecordingFake, ScriptedFake
-from tests.test_chat_page import answers, send, serve, status_text, wait_for
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.models import RecordingFake, ScriptedFake
+from tests.support.page import answers, prompts, send, serve, status_text, textarea, wait_for
 from ui.chat_page import register_pages
-
-
-def prompts(user: User) -> list[str]:
-    """The user messages shown in the conversation, in order."""
-    assert user.client is not None
-    labels = [e for e in user.client.elements.values() if "user-message" in e.classes]
-    return [e.text for e in sorted(labels, key=lambda e: e.id)]
-
-
-def textarea(user: User) -> ui.textarea:
-    return next(iter(user.find(marker="prompt").elements))  # type: ignore[return-value]
 
 
 async def test_reload_mid_answer_shows_the_partial_and_keeps_growing(user: User) -> None:

@@ -5,51 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from langchain_core.language_models import BaseChatModel
-from nicegui import ui
 from nicegui.testing import User
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from llm.signals import Signal
-from tests.fake_openai import FakeOpenAIServer
-from tests.models import RecordingFake, SignallingFake
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.models import RecordingFake, SignallingFake
+from tests.support.page import answers, send, serve, status_text, wait_for
 from ui.chat_page import register_pages
 
 PIECES = ["Rivers ", "carry ", "water ", "to ", "the ", "sea, ", "slowly ", "and ", "steadily."]
 FINAL = "".join(PIECES)
-
-
-def serve(model: BaseChatModel | None = None, **options: object) -> ModelRegistry:
-    settings = Settings(model="test", **options) if model is not None else Settings(**options)
-    registry = ModelRegistry(settings, preset={"test": model} if model is not None else None)
-    register_pages(registry, settings)
-    return registry
-
-
-def answers(user: User) -> list[str]:
-    """The text of every answer on the page, in order, as rendered (frozen blocks + tail)."""
-    assert user.client is not None
-    bodies = sorted((e for e in user.client.elements.values() if "answer-body" in e._markers), key=lambda e: e.id)
-    return ["".join(e.content for e in body.descendants() if isinstance(e, ui.markdown)) for body in bodies]
-
-
-def send(user: User, text: str) -> None:
-    user.find(marker="prompt").type(text).trigger("keydown.enter.exact.prevent")
-
-
-async def wait_for(condition: Callable[[], bool], limit: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + limit
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
-
-
-def status_text(user: User) -> str:
-    """The status line of the last answer ('' before there is one)."""
-    assert user.client is not None
-    labels = sorted((e for e in user.client.elements.values() if "answer-status" in e._markers), key=lambda e: e.id)
-    return labels[-1].text if labels else ""
 
 
 async def test_answer_grows_in_steps_then_shows_the_exact_text(user: User) -> None:

@@ -10,22 +10,7 @@ from pathlib import Path
 import httpx
 
 from llm.fake import FakeStreamingChatModel
-from tests.conftest import ROOT, free_port, run_api, wait_http
-
-MAIN = str(ROOT / "main.py")
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    # PYTEST_CURRENT_TEST would switch NiceGUI's ui.run into its test mode.
-    skip = ("RIVULET_", "OPENAI_", "PYTEST_", "NICEGUI_")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(skip) or k == "RIVULET_DATA_DIR"}
-    return {**env, **extra}
-
-
-def run(*args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, MAIN, *args], input=stdin, capture_output=True, text=True, env=cli_env(**env), timeout=120
-    )
+from tests.support.servers import MAIN, ROOT, cli_env, free_port, run_api, run_main, wait_http
 
 
 def test_ask_streams_embedded_answer_to_stdout_as_it_is_generated() -> None:
@@ -49,57 +34,57 @@ def test_ask_streams_embedded_answer_to_stdout_as_it_is_generated() -> None:
 
 
 def test_ask_reads_the_prompt_from_stdin(tmp_path: Path) -> None:
-    result = run("ask", "--model", "fake:chunks=7,rate=0", "-", stdin="hello from stdin")
+    result = run_main("ask", "--model", "fake:chunks=7,rate=0", "-", stdin="hello from stdin")
     assert result.returncode == 0
     assert len(result.stdout.split()) >= 5
 
 
 def test_openai_without_key_is_one_line_and_exit_2() -> None:
-    result = run("ask", "--model", "openai:gpt-4o-mini", "hi")
+    result = run_main("ask", "--model", "openai:gpt-4o-mini", "hi")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "OPENAI_API_KEY" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_unknown_spec_lists_the_valid_forms() -> None:
-    result = run("ask", "--model", "gpt5", "hi")
+    result = run_main("ask", "--model", "gpt5", "hi")
     assert result.returncode == 2
     for form in ("local", "openai:<model>", "ollama:<model>", "py:<module>:<attribute>", "fake"):
         assert form in result.stderr
     assert "Traceback" not in result.stderr
-    assert run("--model", "gpt5").returncode == 2  # serve refuses too, before binding a port
+    assert run_main("--model", "gpt5").returncode == 2  # serve refuses too, before binding a port
 
 
 def test_provider_failure_is_one_line_and_exit_1() -> None:
     url = f"http://127.0.0.1:{free_port()}/v1"
-    result = run("ask", "--model", "openai:x", "--base-url", url, "hi")
+    result = run_main("ask", "--model", "openai:x", "--base-url", url, "hi")
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: Could not connect") and url in result.stderr
     assert result.stderr.count("\n") == 1
 
 
 def test_bad_setting_is_a_config_error() -> None:
-    result = run("ask", "--temperature", "7", "hi")
+    result = run_main("ask", "--temperature", "7", "hi")
     assert result.returncode == 2 and "temperature" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_for_every_command() -> None:
     for args in (["--help"], ["serve", "--help"], ["ask", "--help"]):
-        result = run(*args)
+        result = run_main(*args)
         assert result.returncode == 0 and "usage:" in result.stdout
-    assert "--base-url" in run("ask", "--help").stdout
-    assert "--native" in run("serve", "--help").stdout
+    assert "--base-url" in run_main("ask", "--help").stdout
+    assert "--native" in run_main("serve", "--help").stdout
 
 
 def test_native_without_a_display_exits_2_quickly() -> None:
-    result = run("--native", "--model", "fake", DISPLAY="", WAYLAND_DISPLAY="")
+    result = run_main("--native", "--model", "fake", DISPLAY="", WAYLAND_DISPLAY="")
     assert result.returncode == 2
     assert "--native" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_ask_url_streams_from_a_running_server() -> None:
     with run_api(FakeStreamingChatModel(pieces=["Über ", "den ", "Wolken ", "🌊"], rate=20)) as url:
-        result = run("ask", "--url", url, "hi")
+        result = run_main("ask", "--url", url, "hi")
     assert result.returncode == 0
     assert result.stdout == "Über den Wolken 🌊\n"
 

@@ -14,10 +14,9 @@ from api.ask import ERROR_MARK
 from llm.embedded import EmbeddedChatModel
 from llm.factory import ModelRegistry, make_model
 from llm.settings import Settings
-from tests.conftest import ROOT, free_port, run_api
-from tests.fake_openai import FakeOpenAIServer
-from tests.test_chat_page import answers, send, serve, status_text, wait_for
-from tests.test_cli import cli_env
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.page import answers, send, serve, status_text, wait_for
+from tests.support.servers import ROOT, cli_env, free_port, run_api
 from ui.chat_page import register_pages
 
 # model name on the misbehaving server -> (words of the human sentence, text produced before the failure)

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 
 from llm.fake import demo_words
-from tests.conftest import rivulet_process
-from tests.test_browser_page import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
+from tests.support.browser import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
+from tests.support.servers import rivulet_process
 
 CHUNKS = 200
 

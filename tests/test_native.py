@@ -27,7 +27,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import ROOT, free_port
+from tests.support.servers import ROOT, free_port
 
 MAIN = str(ROOT / "main.py")
 PROMPT = "Tell me about rivers"

@@ -17,8 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CHROMIUM_ARGS, ROOT, free_port, rivulet_process
-from tests.test_cli import cli_env
+from tests.support.servers import CHROMIUM_ARGS, ROOT, cli_env, free_port, rivulet_process
 from ui.storage import RedisWatch, redacted, redis_problem, storage_secret
 
 MODEL = "fake:chunks=8,rate=0"

@@ -15,7 +15,7 @@ from llm.factory import make_model
 from llm.fake import FakeStreamingChatModel
 from llm.settings import Settings
 from llm.streaming import AnswerStats, build_messages, stream_answer
-from tests.fake_openai import ANSWER, FakeOpenAIServer
+from tests.support.fake_openai import ANSWER, FakeOpenAIServer
 
 
 async def test_chunks_arrive_one_by_one_with_figures() -> None:
@@ -119,7 +119,7 @@ async def test_malformed_sse_is_reported(fake_openai: FakeOpenAIServer) -> None:
 
 
 async def test_connection_refused_names_the_url() -> None:
-    from tests.conftest import free_port
+    from tests.support.servers import free_port
 
     url = f"http://127.0.0.1:{free_port()}/v1"
     model = make_model("openai:x", Settings(base_url=url))

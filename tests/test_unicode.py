@@ -6,10 +6,9 @@ import httpx
 import pytest
 from nicegui.testing import User
 
-from tests.conftest import run_api
-from tests.models import EchoFake
-from tests.test_chat_features import prompts
-from tests.test_chat_page import answers, send, serve, wait_for
+from tests.support.models import EchoFake
+from tests.support.page import answers, prompts, send, serve, wait_for
+from tests.support.servers import run_api
 
 TEXTS = {
     "rtl": "שלום עולם مرحبا بالعالم",
