@@ -57,6 +57,10 @@ def test_store_saves_lists_and_deletes() -> None:
     store.save(first)
     store.save(second)
     assert [c.title for c in store.all()] == ["b", "a"]
+    assert store.current_id is None  # saving does not change which conversation a visit opens
+    store.open(second)
+    assert store.current().id == second.id
+    store.save(first)
     assert store.current().id == second.id
     store.delete(second.id)
     assert [c.title for c in store.all()] == ["a"]

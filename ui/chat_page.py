@@ -13,6 +13,7 @@ from ui.autoscroll import Autoscroll
 from ui.conversation import ConversationStore
 from ui.conversation_drawer import ConversationDrawer, DrawerActions
 from ui.dialogs import ask_edit, ask_title
+from ui.hub import ConversationHub
 from ui.jobs import AnswerJob, JobBoard
 from ui.settings_drawer import settings_drawer
 from ui.styles import PAGE_CSS
@@ -21,12 +22,13 @@ from ui.widgets import HEADER_BUTTON, icon_button
 
 
 class ChatApp:
-    """What every page of this process shares: settings, models and the running answers."""
+    """What every page of this process shares: settings, models, the running answers, the live conversations."""
 
     def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
         self.registry = registry
         self.settings = settings
         self.board = JobBoard()
+        self.hub = ConversationHub(self.board)
 
 
 class ChatPage:
@@ -38,12 +40,14 @@ class ChatPage:
         self.client = client
         self.browser_id: str = app.storage.browser["id"]
         self.store = ConversationStore(app.storage.user)
-        self.conversation = self.store.current()
+        self.hub = chat.hub
+        self.conversation = self.hub.get(self.browser_id, self.store, self.store.current_id) or Conversation()
         self.views: list[AnswerView] = []
         self.regenerate_button: ui.button | None = None
         self.empty_hint: ui.label | None = None
         self.started: list[AnswerJob] = []
         self.shows_stop = False  # the Send button shows Stop (an answer of this conversation runs)
+        self.hub.listen(self.browser_id, self._on_change_elsewhere)
         client.on_delete(self._on_delete)
 
     # -- preferences ------------------------------------------------------------------
@@ -239,7 +243,14 @@ class ChatPage:
     async def send(self) -> None:
         """Send the prompt in the textarea, if any, and stream the answer."""
         prompt = self.input.value or ""
-        if self.streaming or not prompt.strip():
+        if not prompt.strip():
+            return
+        if self.streaming:
+            ui.notify(
+                "An answer is still being written in this chat (perhaps in another tab): "
+                "wait for it to finish, or press Stop.",
+                type="warning",
+            )
             return
         size = len(prompt) + sum(len(turn.content) for turn in self.conversation.history())
         if size > self.settings.max_prompt_chars:
@@ -264,7 +275,9 @@ class ChatPage:
             self.conversation.add_user(prompt)
         else:
             history = history[:-1]  # the prompt is already the conversation's last message
+        self.hub.adopt(self.browser_id, self.conversation)
         self.store.save(self.conversation)
+        self.store.open(self.conversation)
         if self.regenerate_button is not None and not self.regenerate_button.is_deleted:
             self.regenerate_button.delete()  # only the newest answer can be regenerated
             self.regenerate_button = None
@@ -293,6 +306,7 @@ class ChatPage:
         if len(self.conversation.messages) == 1:
             self._render_conversation_list()  # a new conversation got its title
         self.scroll.jump_to_end()  # asking brings the reader to the new answer
+        self._announce()
         return True
 
     def stop(self) -> None:
@@ -321,6 +335,7 @@ class ChatPage:
             return
         self.store.save(self.conversation)
         self.render_conversation()
+        self._announce()
 
     def copy_answer(self, text: str) -> None:
         ui.clipboard.write(text)
@@ -333,6 +348,7 @@ class ChatPage:
         self.conversation.delete_turn(index)
         self.store.save(self.conversation)
         self.render_conversation()
+        self._announce()
 
     async def edit_message(self, index: int) -> None:
         """Edit an earlier prompt and resend it: the conversation continues from there."""
@@ -346,7 +362,7 @@ class ChatPage:
 
     # -- conversations --------------------------------------------------------------------------
     def switch(self, conversation_id: str) -> None:
-        conversation = self.store.get(conversation_id)
+        conversation = self.hub.get(self.browser_id, self.store, conversation_id)
         if conversation is None:
             return
         self.conversation = conversation
@@ -358,28 +374,47 @@ class ChatPage:
         self.render_conversation()
 
     async def rename(self, conversation_id: str) -> None:
-        conversation = self.store.get(conversation_id)
+        conversation = self.hub.get(self.browser_id, self.store, conversation_id)
         if conversation is None or (title := await ask_title(conversation.title)) is None:
             return
         conversation.title = title
         self.store.save(conversation)
-        if conversation.id == self.conversation.id:
-            self.conversation.title = conversation.title
         self._render_conversation_list()
+        self._announce(conversation.id, messages=False)
 
     def delete_conversation(self, conversation_id: str) -> None:
         if job := self.chat.board.get(self.browser_id, conversation_id):
             job.cancel()
         self.store.delete(conversation_id)
+        self.hub.forget(self.browser_id, conversation_id)
         if conversation_id == self.conversation.id:
             self.conversation = Conversation()
             self.render_conversation()
         else:
             self._render_conversation_list()
+        self._announce(conversation_id)
 
     def import_conversation(self, imported: Conversation) -> None:
+        self.hub.adopt(self.browser_id, imported)
         self.store.save(imported)
         self.switch(imported.id)
+        self._announce(imported.id, messages=False)
+
+    # -- the browser's other tabs ---------------------------------------------------------------
+    def _announce(self, conversation_id: str | None = None, *, messages: bool = True) -> None:
+        """Tell this browser's other tabs that a conversation changed."""
+        conversation_id = conversation_id or self.conversation.id
+        self.hub.announce(self.browser_id, conversation_id, messages=messages, source=self._on_change_elsewhere)
+
+    def _on_change_elsewhere(self, conversation_id: str, messages: bool) -> None:
+        """Another tab changed a conversation: show its new turns if it is the one shown here."""
+        if self.client.is_deleted:
+            return
+        if messages and conversation_id == self.conversation.id:
+            self.conversation = self.hub.get(self.browser_id, self.store, conversation_id) or Conversation()
+            self.render_conversation()
+        else:
+            self._render_conversation_list()
 
     # -- misc ---------------------------------------------------------------------------------
     def _change_model(self, event: events.ValueChangeEventArguments) -> None:
@@ -397,6 +432,7 @@ class ChatPage:
 
     def _on_delete(self) -> None:
         """The tab is gone for good (after the reconnect grace): stop what nobody reads any more."""
+        self.hub.stop_listening(self.browser_id, self._on_change_elsewhere)
         jobs = {view.job for view in self.views if view.job is not None} | set(self.started)
         for view in self.views:
             view.detach()

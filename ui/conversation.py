@@ -40,20 +40,27 @@ class ConversationStore:
         except (ValueError, TypeError):
             return None
 
+    @property
+    def current_id(self) -> str | None:
+        """The conversation the browser had open last (what a reload shows)."""
+        current = self.storage.get("current")
+        return current if isinstance(current, str) else None
+
     def current(self) -> Conversation:
         """The conversation the browser had open last, or a new (not yet saved) one."""
-        return self.get(self.storage.get("current")) or Conversation()
+        return self.get(self.current_id) or Conversation()
 
     def open(self, conversation: Conversation) -> None:
-        self.storage["current"] = conversation.id
+        """Remember `conversation` as the one to show on the next visit."""
+        if self.storage.get("current") != conversation.id:
+            self.storage["current"] = conversation.id
 
     def save(self, conversation: Conversation) -> None:
-        """Write one conversation (one storage write)."""
+        """Write one conversation (one storage write); which one a visit opens stays as it is."""
         conversation.updated = time.time()
         conversations = dict(self._all_raw())
         conversations[conversation.id] = conversation.to_dict()
         self.storage["conversations"] = conversations
-        self.storage["current"] = conversation.id
 
     def delete(self, conversation_id: str) -> None:
         conversations = dict(self._all_raw())

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -25,6 +27,19 @@ from ui.conversation import ConversationStore
 log = logging.getLogger("rivulet.jobs")
 
 
+@dataclass(frozen=True)
+class AnswerRequest:
+    """What one answer is asked with."""
+
+    model: BaseChatModel
+    prompt: str
+    history: list[Message]
+    system: str | None
+    options: dict[str, Any]
+    where: str  # the provider, as error messages name it
+    context: ContextWindow | None = None
+
+
 class AnswerJob:
     """The streaming of one answer into a conversation."""
 
@@ -34,28 +49,20 @@ class AnswerJob:
         key: tuple[str, str],
         store: ConversationStore,
         conversation: Conversation,
-        *,
-        model: BaseChatModel,
-        prompt: str,
-        history: list[Message],
-        system: str | None,
-        options: dict[str, Any],
-        where: str,
-        context: ContextWindow | None = None,
+        request: AnswerRequest,
         alternatives: list[str] | None = None,
     ) -> None:
         self.board = board
         self.key = key
         self.store = store
         self.conversation = conversation
-        self.prompt = prompt
         self.parts: list[str] = []
         self.stats = AnswerStats()
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
         self.views: set[object] = set()
         self.message: Message | None = None  # set when the job has ended
         self.alternatives = list(alternatives or [])
-        self._args = (model, prompt, history, system, options, where, context)
+        self._request: AnswerRequest | None = request
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
 
     @property
@@ -70,18 +77,19 @@ class AnswerJob:
         self.signal = signal
 
     async def _run(self) -> None:
-        model, prompt, history, system, options, where, context = self._args
+        request = self._request
+        assert request is not None
         try:
             async for chunk in stream_answer(
-                model,
-                prompt,
-                history=history,
-                system=system,
-                options=options,
+                request.model,
+                request.prompt,
+                history=request.history,
+                system=request.system,
+                options=request.options,
                 stats=self.stats,
                 on_signal=self._on_signal,
-                where=where,
-                context=context,
+                where=request.where,
+                context=request.context,
             ):
                 self.parts.append(chunk)
         except asyncio.CancelledError:
@@ -105,7 +113,7 @@ class AnswerJob:
             alternatives=self.alternatives,
         )
         self.conversation.messages.append(self.message)
-        self._args = ()  # release the model and the copy of the history
+        self._request = None  # release the model and the copy of the history
         try:
             self.store.save(self.conversation)
         except Exception:  # storage down (e.g. Redis): the answer stays on screen
@@ -129,21 +137,34 @@ class JobBoard:
 
     def __init__(self) -> None:
         self._jobs: dict[tuple[str, str], AnswerJob] = {}
+        #: Called once a job has ended and its answer is saved.
+        self.on_end: Callable[[AnswerJob], None] | None = None
 
     def get(self, browser_id: str, conversation_id: str) -> AnswerJob | None:
         return self._jobs.get((browser_id, conversation_id))
 
-    def start(self, browser_id: str, conversation: Conversation, **kwargs: Any) -> AnswerJob:
+    def start(
+        self,
+        browser_id: str,
+        conversation: Conversation,
+        *,
+        store: ConversationStore,
+        alternatives: list[str] | None = None,
+        **request: Any,
+    ) -> AnswerJob:
+        """Stream an answer into `conversation`; `request` are the fields of `AnswerRequest`."""
         key = (browser_id, conversation.id)
         if key in self._jobs:
             raise RuntimeError("this conversation already has an answer streaming")
-        job = AnswerJob(self, key, conversation=conversation, **kwargs)
+        job = AnswerJob(self, key, store, conversation, AnswerRequest(**request), alternatives)
         self._jobs[key] = job
         return job
 
     def forget(self, job: AnswerJob) -> None:
         if self._jobs.get(job.key) is job:
             del self._jobs[job.key]
+            if self.on_end is not None:
+                self.on_end(job)
 
     def __len__(self) -> int:
         return len(self._jobs)
