@@ -56,7 +56,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve = commands.add_parser("serve", parents=[common], help="serve the chat page and POST /ask (the default)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
     serve.add_argument("--port", type=int, help="port (default 8080)")
-    serve.add_argument("--models", help="extra model specs offered in the page, comma-separated")
+    serve.add_argument(
+        "--models",
+        nargs="+",
+        action="extend",
+        metavar="SPEC",
+        help="more model specs offered in the page's picker, separated by spaces "
+        "(e.g. --models openai:gpt-4o-mini fake:chunks=3000,rate=0); each is checked at start-up",
+    )
     serve.add_argument("--cors-origins", help="extra origins allowed to call /ask, comma-separated, or '*'")
     serve.add_argument(
         "--no-auth",
@@ -116,7 +123,7 @@ def serve(args: argparse.Namespace) -> int:
 
         auth = decide(server)  # a public address without a password is refused here, before anything binds
         registry = ModelRegistry(settings)
-        model = registry.get()  # fail now, not at the first question, on a bad spec or a missing key
+        model = registry.check_all()  # fail now, not at the first question, on a bad spec or a missing key
         engine = getattr(model, "engine", None)
         if engine is not None:
             engine.start_in_background()  # the local model loads while the page opens

@@ -191,6 +191,16 @@ class ModelRegistry:
             self._models[spec] = make_model(spec, self.settings)
         return self._models[spec]
 
+    def check_all(self) -> BaseChatModel:
+        """Build every offered spec (a bad one is a `ConfigError` naming it); returns the default model."""
+        for spec in self.specs[1:]:
+            try:
+                self.get(spec)
+            except ConfigError as exc:
+                hint = " Separate specs with spaces, not commas." if "," in spec and ":" not in spec else ""
+                raise ConfigError(f"In --models, {spec!r}: {exc}{hint}") from exc
+        return self.get()
+
     def describe(self, spec: str | None = None) -> str:
         return describe(spec or self.settings.model, self.settings)
 

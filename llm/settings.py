@@ -22,6 +22,13 @@ def comma_list(value: Any) -> Any:
     return value
 
 
+def space_list(value: Any) -> Any:
+    """'a b' -> ['a', 'b'] for lists of model specs given as one string (specs may contain commas)."""
+    if isinstance(value, str):
+        return value.split()
+    return value
+
+
 class EnvSettings(BaseSettings):
     """Frozen settings from `RIVULET_*` variables and `.env`; secrets are `SecretStr`, never printed."""
 
@@ -47,7 +54,8 @@ class Settings(EnvSettings):
         "local", description="Model spec: local, openai:<model>, ollama:<model>, py:<module>:<attr>, fake"
     )
     models: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Extra specs offered in the page's model picker"
+        default_factory=list,
+        description="Extra specs offered in the page's model picker (RIVULET_MODELS: separated by spaces)",
     )
     base_url: str | None = Field(None, description="URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     api_key: SecretStr | None = Field(
@@ -67,4 +75,4 @@ class Settings(EnvSettings):
     )
     parallel: int = Field(4, ge=1, le=64, description="Answers the local model generates at the same time")
 
-    _split_models = field_validator("models", mode="before")(comma_list)
+    _split_models = field_validator("models", mode="before")(space_list)

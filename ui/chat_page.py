@@ -421,7 +421,8 @@ class ChatPage:
         try:
             self.chat.registry.get(event.value)
         except ConfigError as exc:
-            ui.notify(str(exc), type="negative", multi_line=True)
+            ui.notify(str(exc).splitlines()[0], type="negative")
+            event.sender.value = self.prefs["model"]  # the picker shows the model that still answers
             return
         self.set_pref("model", event.value)
 

@@ -16,7 +16,12 @@ def settings_drawer(
 ) -> ui.right_drawer:
     """Build the drawer (closed) and return it."""
     with ui.right_drawer(value=False).props("bordered width=320").classes("gap-3") as drawer:
-        ui.label("Settings").classes("text-h6")
+        with ui.row().classes("w-full items-center no-wrap"):
+            ui.label("Settings").classes("text-h6")
+            ui.space()
+            ui.button(icon="close", on_click=lambda: drawer.hide()).props(
+                'flat round dense aria-label="Close the settings"'
+            ).tooltip("Close (Esc)").mark("close-settings")
         ui.select(list(specs), value=prefs["model"], label="Model", on_change=change_model).classes("w-full").mark(
             "model-select"
         )
@@ -32,7 +37,7 @@ def settings_drawer(
             step=0.1,
             value=prefs["temperature"],
             on_change=lambda e: set_pref("temperature", float(e.value)),
-        ).props("label").mark("temperature")
+        ).props("label-always").classes("mt-6").mark("temperature")
         ui.number(
             "Max tokens",
             value=prefs["max_tokens"],
