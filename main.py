@@ -75,7 +75,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     serve.add_argument("--native", action="store_true", help="open in a desktop window (needs pywebview)")
     ask = commands.add_parser("ask", parents=[common], help="stream one answer to stdout")
     ask.add_argument("prompt", help="the question, or - to read it from stdin")
-    ask.add_argument("--url", help="ask a running Rivulet server (e.g. http://127.0.0.1:8080) instead of a model")
+    ask.add_argument(
+        "--url",
+        help="ask a running Rivulet server (e.g. http://127.0.0.1:8080) instead of a model; "
+        "--model (one the server offers), --temperature, --max-tokens and --system go along",
+    )
     if not argv or (argv[0] not in COMMANDS and argv[0] not in {"-h", "--help"}):
         argv = ["serve", *argv]
     return parser.parse_args(argv)
@@ -158,12 +162,37 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-async def answer_chunks(settings: Any, prompt: str, url: str | None, token: str | None) -> AsyncIterator[str]:
-    """The answer's chunks: from a running Rivulet server at `url`, else from the model itself."""
+#: Flags that pick or tune a model of this process: a server at --url uses its own settings for them.
+LOCAL_ONLY_FLAGS = {"base_url": "--base-url", "idle_timeout": "--idle-timeout", "context_tokens": "--context-tokens"}
+#: Flags sent along to a server at --url (it checks them against what it offers).
+REMOTE_FLAGS = ("model", "temperature", "max_tokens")
+
+
+def remote_request(args: argparse.Namespace) -> dict[str, Any]:
+    """The fields `ask --url` sends besides the prompt: only the flags given, so the server's defaults apply."""
+    from llm.errors import ConfigError
+
+    ignored = [flag for name, flag in LOCAL_ONLY_FLAGS.items() if getattr(args, name) is not None]
+    if args.parallel is not None:
+        ignored.append("--parallel")
+    if ignored:
+        raise ConfigError(
+            f"{', '.join(ignored)} cannot apply to a server at --url: it uses its own. "
+            "Leave them out, or ask without --url."
+        )
+    return {name: getattr(args, name) for name in (*REMOTE_FLAGS, "system_prompt") if getattr(args, name) is not None}
+
+
+async def answer_chunks(
+    settings: Any, prompt: str, url: str | None, token: str | None, remote: dict[str, Any] | None = None
+) -> AsyncIterator[str]:
+    """The answer's chunks: from a running Rivulet server at `url` (with `remote` fields), else from the model."""
     if url:
         from api.client import stream_from_server
 
-        async for chunk in stream_from_server(url, prompt, system=settings.system_prompt, token=token):
+        fields = dict(remote or {})
+        system = fields.pop("system_prompt", None)
+        async for chunk in stream_from_server(url, prompt, system=system, token=token, options=fields):
             yield chunk
         return
     from llm.factory import ModelRegistry
@@ -178,7 +207,14 @@ async def answer_chunks(settings: Any, prompt: str, url: str | None, token: str 
             yield chunk
 
 
-async def print_answer(settings: Any, prompt: str, *, url: str | None = None, token: str | None = None) -> int:
+async def print_answer(
+    settings: Any,
+    prompt: str,
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    remote: dict[str, Any] | None = None,
+) -> int:
     """Print the answer as it streams (flushed per chunk). Returns the process exit code."""
     from llm.errors import ConfigError, RivuletError
 
@@ -188,7 +224,7 @@ async def print_answer(settings: Any, prompt: str, *, url: str | None = None, to
     out = sys.stdout
     last = ""
     try:
-        async for chunk in answer_chunks(settings, prompt, url, token):
+        async for chunk in answer_chunks(settings, prompt, url, token, remote):
             out.write(chunk)
             out.flush()
             last = chunk
@@ -219,11 +255,12 @@ def ask(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args)
         password = load_settings(args, ServerSettings).password  # RIVULET_PASSWORD, for --url
+        remote = remote_request(args) if args.url else None
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     token = password.get_secret_value() if password else None
-    return asyncio.run(print_answer(settings, prompt, url=args.url, token=token))
+    return asyncio.run(print_answer(settings, prompt, url=args.url, token=token, remote=remote))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,10 +80,18 @@ class HistoryItem(BaseModel):
 class AskRequest(BaseModel):
     """The JSON body of `POST /ask`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
     prompt: StrictStr = Field(description="The question to answer")
     history: list[HistoryItem] = Field(default_factory=list, description="Earlier turns, oldest first")
     system: StrictStr | None = Field(None, description="System prompt; the server's default when absent")
+    model: StrictStr | None = Field(None, description="One of the server's model specs (--model, --models)")
+    temperature: float | None = Field(None, ge=0.0, le=2.0, description="Sampling temperature")
+    max_tokens: int | None = Field(None, gt=0, le=1_000_000, description="Most tokens in the answer")
+
+    def options(self) -> dict[str, float | int]:
+        """The model call's options the request sets (the server's settings apply to the rest)."""
+        chosen = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        return {name: value for name, value in chosen.items() if value is not None}
 
     @field_validator("prompt")
     @classmethod
@@ -170,14 +178,24 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
             allow_headers=["*"],
         )
 
+    @app.api_route("/ask", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    async def ask_wrong_method(request: Request) -> Response:
+        response = _error(405, f'/ask answers POST only, not {request.method}. Send {{"prompt": "your question"}}.')
+        response.headers["Allow"] = "POST"
+        return response
+
     @app.post("/ask", include_in_schema=True, summary="Stream an answer as plain text or Server-Sent Events")
     async def ask_endpoint(request: Request) -> Response:
         parsed = await _parse(request, settings)
         if isinstance(parsed, Response):
             return parsed
         sse = _wants_sse(request)
+        spec = parsed.model or settings.model
+        if spec not in registry.specs:
+            offered = ", ".join(registry.specs)
+            return _error(422, f"This server does not offer the model {spec!r}. It offers: {offered}.")
         try:
-            model = registry.get()
+            model = registry.get(spec)
         except ConfigError as exc:
             return _error(500, str(exc))
         stats = AnswerStats()
@@ -187,8 +205,9 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
             history=[Message(item.role, item.content) for item in parsed.history],
             system=parsed.system if parsed.system is not None else settings.system_prompt,
             stats=stats,
-            where=registry.describe(),
-            context=registry.context(),
+            options=parsed.options(),
+            where=registry.describe(spec),
+            context=registry.context(spec),
         )
         # Wait for the first chunk, so that a failing provider still gets a proper status.
         first: str | None = None

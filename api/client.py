@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from httpx_sse import SSEError, aconnect_sse
@@ -12,11 +12,20 @@ from llm.errors import ProviderError, humanize
 
 
 async def stream_from_server(
-    url: str, prompt: str, *, system: str | None = None, token: str | None = None, read_timeout: float = 60.0
+    url: str,
+    prompt: str,
+    *,
+    system: str | None = None,
+    token: str | None = None,
+    options: Mapping[str, object] | None = None,
+    read_timeout: float = 60.0,
 ) -> AsyncIterator[str]:
-    """Yield the answer's chunks from a running Rivulet server at `url`."""
+    """Yield the answer's chunks from a running Rivulet server at `url`.
+
+    `options` are further fields of the request: `model` (one the server offers), `temperature`, `max_tokens`.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    payload: dict[str, str] = {"prompt": prompt}
+    payload: dict[str, object] = {"prompt": prompt, **(options or {})}
     if system:
         payload["system"] = system
     where = f"the Rivulet server at {url}"
