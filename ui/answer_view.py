@@ -84,7 +84,10 @@ class AnswerView:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
                 with ui.column().classes("w-full gap-0 answer-body").mark("answer-body") as self.body:
-                    self.frozen = ui.column().classes("w-full gap-0")
+                    # Screen readers hear each finished block once, not every chunk of the open one.
+                    live = 'aria-live="polite" aria-relevant="additions"'
+                    with ui.element("div").classes("w-full").props(live) as self.finished_blocks:
+                        self.frozen = ui.column().classes("w-full gap-0")
                     self.tail = SafeMarkdown("").classes("w-full")
                 with ui.row().classes("items-center gap-2") as self.thinking:
                     ui.spinner("dots", size="1.5em", color="primary")
@@ -149,9 +152,8 @@ class AnswerView:
         if finished := self.splitter.take_finished():
             if len(self.frozen.default_slot.children) >= GROUP_SIZE:
                 # A container's update lists all its children: start a new group so it stays short.
-                with self.body:
+                with self.finished_blocks:
                     self.frozen = ui.column().classes("w-full gap-0")
-                self.frozen.move(self.body, target_index=len(self.body.default_slot.children) - 2)
             with self.frozen:
                 for kind, text, code in fenced_segments(finished):
                     if kind == "code":
@@ -169,6 +171,8 @@ class AnswerView:
         self.message = message
         self.thinking.set_visibility(False)
         self.status.set_text(summary_line(message))
+        if message.incomplete:
+            self.status.classes(add="failed" if message.status == "error" else "incomplete")
         if message.status == "error" and message.error:
             self.error.set_text(message.error)
             self.error.set_visibility(True)

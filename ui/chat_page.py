@@ -20,6 +20,15 @@ from ui.styles import PAGE_CSS
 from ui.transfer import export_json, export_markdown, open_import
 from ui.widgets import HEADER_BUTTON, icon_button
 
+#: The dark-mode button's icon and tooltip for each mode (None: follow the system).
+DARK_MODES = {
+    None: ("brightness_auto", "Theme: follows the system (click for dark)"),
+    True: ("dark_mode", "Theme: dark (click for light)"),
+    False: ("light_mode", "Theme: light (click to follow the system)"),
+}
+#: The character counter shows from this share of the prompt limit on.
+COUNTER_FROM = 0.8
+
 
 class ChatApp:
     """What every page of this process shares: settings, models, the running answers, the live conversations."""
@@ -79,7 +88,7 @@ class ChatPage:
         ui.query(".nicegui-content").classes("h-[100dvh] p-0 gap-0")
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
-            with ui.row().classes("w-full items-center px-2 py-1 bg-primary text-white no-wrap gap-1"):
+            with ui.row().classes("w-full items-center px-2 py-1 bg-primary text-white no-wrap gap-1 app-header"):
                 icon_button("menu", "Conversations", lambda: self.drawer.toggle(), HEADER_BUTTON)
                 ui.icon("water", size="1.6em")
                 ui.label("Rivulet").classes("text-h6")
@@ -87,7 +96,9 @@ class ChatPage:
                 self.model_label = ui.label(f"model: {self.prefs['model']}").classes(
                     "text-sm opacity-80 model-label ellipsis"
                 )
-                icon_button("contrast", "Dark mode: system, dark, light", self._toggle_dark, HEADER_BUTTON)
+                with ui.button(on_click=self._toggle_dark).props(HEADER_BUTTON).mark("dark-mode") as self.dark_button:
+                    self.dark_tooltip = ui.tooltip("")
+                self._show_dark_mode()
                 icon_button("tune", "Settings", lambda: self.right.toggle(), HEADER_BUTTON).mark("settings-button")
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
                 self.scroll = Autoscroll()
@@ -104,15 +115,16 @@ class ChatPage:
                             )
                         },
                     )
-                    .props(f"autogrow outlined dense autofocus counter maxlength={limit}")
+                    .props(f"autogrow outlined dense autofocus maxlength={limit}")
                     .classes("flex-grow prompt")
                     .mark("prompt")
                     .on("keydown.enter.exact.prevent", self.send)
-                    .on("keydown.esc", self.stop)
                     .on("keydown.up", self._recall)
+                    .on_value_change(self._show_counter_near_limit)
                 )
                 self.button = ui.button("Send", icon="send", on_click=self.toggle).classes("mt-1").mark("send")
             self.session_line = ui.label("").classes("text-xs text-grey-6 self-center pb-1 session-line")
+        ui.keyboard(on_key=self._on_key, ignore=[]).mark("keys")  # Esc works wherever the focus is
         self.render_conversation()
 
     def _build_drawers(self) -> None:
@@ -383,8 +395,10 @@ class ChatPage:
         self._announce(conversation.id, messages=False)
 
     def delete_conversation(self, conversation_id: str) -> None:
+        """Delete a conversation; the drawer offers to undo it for a while."""
+        deleted = self.hub.get(self.browser_id, self.store, conversation_id)
         if job := self.chat.board.get(self.browser_id, conversation_id):
-            job.cancel()
+            job.cancel(save=False)
         self.store.delete(conversation_id)
         self.hub.forget(self.browser_id, conversation_id)
         if conversation_id == self.conversation.id:
@@ -393,6 +407,14 @@ class ChatPage:
         else:
             self._render_conversation_list()
         self._announce(conversation_id)
+        if deleted is not None:
+            self.drawer.offer_undo(deleted.title, lambda: self._restore(deleted))
+
+    def _restore(self, conversation: Conversation) -> None:
+        self.hub.adopt(self.browser_id, conversation)
+        self.store.save(conversation)
+        self._render_conversation_list()
+        self._announce(conversation.id, messages=False)
 
     def import_conversation(self, imported: Conversation) -> None:
         self.hub.adopt(self.browser_id, imported)
@@ -430,6 +452,26 @@ class ChatPage:
         order = [None, True, False]
         self.dark.value = order[(order.index(self.dark.value) + 1) % 3]
         app.storage.user["dark"] = self.dark.value
+        self._show_dark_mode()
+
+    def _show_dark_mode(self) -> None:
+        icon, tooltip = DARK_MODES[self.dark.value]
+        self.dark_button.props(f'icon={icon} aria-label="{tooltip}"')
+        self.dark_tooltip.set_text(tooltip)
+
+    def _show_counter_near_limit(self, event: events.ValueChangeEventArguments) -> None:
+        near = len(event.value or "") >= COUNTER_FROM * self.settings.max_prompt_chars
+        if near != ("counter" in self.input.props):
+            self.input.props(add="counter" if near else None, remove=None if near else "counter")
+
+    def _on_key(self, event: events.KeyEventArguments) -> None:
+        if event.key.escape and event.action.keydown:
+            if self.right.value:
+                self.right.hide()
+            elif self.drawer.drawer.value:
+                self.drawer.drawer.hide()
+            else:
+                self.stop()
 
     def _on_delete(self) -> None:
         """The tab is gone for good (after the reconnect grace): stop what nobody reads any more."""
@@ -446,7 +488,7 @@ def register_pages(registry: ModelRegistry, settings: Settings) -> ChatApp:
     """Register the chat page at `/`."""
     chat = ChatApp(registry, settings)
 
-    @ui.page("/")
+    @ui.page("/", language="en-US")
     def index(client: Client) -> None:
         ChatPage(chat, client).build()
 

@@ -34,15 +34,38 @@ class ConversationDrawer:
             ui.button("New chat", icon="add", on_click=actions.new_chat).props("outline").classes("w-full").mark(
                 "new-chat"
             )
+            self.undo_row = ui.row().classes("w-full items-center no-wrap gap-1 text-sm undo-row")
+            self.undo_row.set_visibility(False)
             self.items = ui.column().classes("w-full gap-0")
             ui.separator().classes("my-2")
-            with ui.row().classes("w-full gap-1"):
-                ui.button("Markdown", icon="download", on_click=actions.export_markdown).props("flat dense")
-                ui.button("JSON", icon="download", on_click=actions.export_json).props("flat dense")
-            ui.button("Import JSON", icon="upload", on_click=actions.open_import).props("flat dense").mark("import")
+            ui.label("This chat").classes("text-xs text-grey-6")
+            for label, action, marker in (
+                ("Export as Markdown", actions.export_markdown, "export-markdown"),
+                ("Export as JSON (re-importable)", actions.export_json, "export-json"),
+            ):
+                ui.button(label, icon="download", on_click=action).props("flat dense no-caps align=left").classes(
+                    "w-full"
+                ).mark(marker)
+            ui.button("Import a JSON export…", icon="upload", on_click=actions.open_import).props(
+                "flat dense no-caps align=left"
+            ).classes("w-full").mark("import")
 
     def toggle(self) -> None:
         self.drawer.toggle()
+
+    def offer_undo(self, title: str, undo: Callable[[], Any], seconds: float = 15.0) -> None:
+        """'Deleted “title” · Undo' at the top of the list for a while."""
+        self.undo_row.clear()
+
+        def restore() -> None:
+            self.undo_row.set_visibility(False)
+            undo()
+
+        with self.undo_row:
+            ui.label(f"Deleted “{title}”").classes("flex-grow ellipsis")
+            ui.button("Undo", on_click=restore).props("flat dense no-caps color=primary").mark("undo-delete")
+            ui.timer(seconds, lambda: self.undo_row.set_visibility(False), once=True)
+        self.undo_row.set_visibility(True)
 
     def show(self, conversations: Sequence[Conversation], current_id: str) -> None:
         """List `conversations`, marking the open one; nothing is sent when the list is unchanged."""

@@ -63,6 +63,7 @@ class AnswerJob:
         self.message: Message | None = None  # set when the job has ended
         self.alternatives = list(alternatives or [])
         self._request: AnswerRequest | None = request
+        self._keep = True  # False once the conversation is deleted: its answer is not saved
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
 
     @property
@@ -115,13 +116,15 @@ class AnswerJob:
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history
         try:
-            self.store.save(self.conversation)
+            if self._keep:
+                self.store.save(self.conversation)
         except Exception:  # storage down (e.g. Redis): the answer stays on screen
             log.warning("could not save the conversation", exc_info=True)
         self.board.forget(self)
 
-    def cancel(self) -> None:
-        """Stop the answer: the provider stream is closed and the partial text is saved."""
+    def cancel(self, *, save: bool = True) -> None:
+        """Stop the answer: the provider stream is closed and the partial text is saved (unless `save` is False)."""
+        self._keep = self._keep and save
         if not self.task.done():
             self.task.cancel()
 

@@ -22,8 +22,20 @@ PAGE_CSS = """
   opacity: 0.85; }
 .answer-body img { max-width: 100%; }
 .conversation-item.current { background: rgba(127, 127, 127, 0.15); border-radius: 0.4rem; }
-"""
-PAGE_CSS += """
 .code-block .code-copy { opacity: 0.45; }
-.code-block:hover .code-copy { opacity: 1; }
+.code-block:hover .code-copy, .code-block .code-copy:focus-visible { opacity: 1; }
+.code-block pre { padding-right: 2.6rem; }
+/* Touch screens and phones have no hover: the prompt's buttons stay visible there. */
+@media (hover: none), (max-width: 600px) { .user-actions { opacity: 1; } }
+.answer-actions { flex-wrap: nowrap; }
+.answer-status { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.answer-status.incomplete { color: var(--q-warning); font-weight: 600; }
+.answer-status.failed { color: var(--q-negative); font-weight: 600; }
+/* A huge paste scrolls inside the input instead of pushing the conversation away. */
+.prompt textarea { max-height: 40vh; overflow-y: auto !important; }
+.session-line { min-height: 1rem; }
+.body--dark .app-header { background: #1f2937 !important; }
+/* Before a file is chosen the uploader's header would say "0.0B / 0.00%". */
+.import-file .q-uploader__subtitle { display: none; }
+:focus-visible { outline: 2px solid var(--q-primary); outline-offset: 2px; }
 """

@@ -9,6 +9,8 @@ from nicegui import events, ui
 
 from llm.conversation import Conversation
 
+IMPORTED = " (imported)"
+
 
 def filename(title: str) -> str:
     """A safe file name from a conversation's title."""
@@ -28,6 +30,8 @@ def read_export(text: str) -> Conversation:
     """The conversation in a JSON export, with a new id (an import never overwrites a conversation)."""
     imported = Conversation.from_dict(json.loads(text))
     imported.id = Conversation().id
+    if not imported.title.endswith(IMPORTED):
+        imported.title += IMPORTED  # tells it from the original in the list
     return imported
 
 
@@ -37,8 +41,12 @@ def open_import(on_import: Callable[[Conversation], None]) -> None:
     NiceGUI's upload element registers a route whose handler outlives a deleted page, so a
     permanent one would keep every closed tab in memory.
     """
-    with ui.dialog() as dialog, ui.card():
-        ui.label("Import a conversation exported as JSON").classes("text-subtitle1")
+    with ui.dialog() as dialog, ui.card().classes("w-[28rem] max-w-full"):
+        ui.label("Import a conversation").classes("text-h6")
+        ui.label(
+            "Choose a .json file exported from Rivulet (“Export as JSON”), or drop it on the box below. "
+            "It opens as a new chat; nothing is overwritten."
+        ).classes("text-sm")
 
         async def upload(event: events.UploadEventArguments) -> None:
             dialog.close()
@@ -50,6 +58,10 @@ def open_import(on_import: Callable[[Conversation], None]) -> None:
             on_import(imported)
             ui.notify(f"Imported “{imported.title}”.", type="positive")
 
-        ui.upload(on_upload=upload, auto_upload=True).props("accept=.json flat bordered").mark("import-file")
+        ui.upload(label="Choose a JSON export", on_upload=upload, auto_upload=True).props(
+            "accept=.json flat bordered"
+        ).classes("w-full import-file").mark("import-file")
+        with ui.row().classes("w-full justify-end"):
+            ui.button("Cancel", on_click=dialog.close).props("flat")
     dialog.on("hide", dialog.delete)
     dialog.open()
