@@ -80,7 +80,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="ask a running Rivulet server (e.g. http://127.0.0.1:8080) instead of a model; "
         "--model (one the server offers), --temperature, --max-tokens and --system go along",
     )
-    if not argv or (argv[0] not in COMMANDS and argv[0] not in {"-h", "--help"}):
+    if argv[:1] in (["-h"], ["--help"]):
+        # The default command's options belong in the top-level help: `main.py --port 9000` is a serve.
+        default = serve.format_help().split("\n\n", 1)[1]
+        intro = "The default command, serve, takes these options (main.py [OPTIONS] is main.py serve [OPTIONS]):"
+        try:
+            print(f"{parser.format_help()}\n{intro}\n\n{default}", end="", flush=True)
+        except BrokenPipeError:  # `main.py --help | head`
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0)
+    if not argv or argv[0] not in COMMANDS:
         argv = ["serve", *argv]
     return parser.parse_args(argv)
 
