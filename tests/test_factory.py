@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,8 @@ from langchain_openai import ChatOpenAI
 
 from llm.embedded import EmbeddedChatModel
 from llm.errors import ConfigError
-from llm.factory import OLLAMA_URL, ModelRegistry, make_model
-from llm.fake import FakeStreamingChatModel
+from llm.factory import OLLAMA_URL, SPEC_HELP, ModelRegistry, make_model
+from llm.fake import DEMO_TEXT, FakeStreamingChatModel, demo_words
 from llm.settings import Settings
 
 
@@ -48,7 +49,7 @@ def test_ollama_uses_the_local_url(settings: Settings) -> None:
 
 def test_py_spec_imports_an_instance_or_a_factory(settings: Settings, tmp_path: Path) -> None:
     (tmp_path / "mymodels.py").write_text(
-        "from llm.fake import FakeStreamingChatModel\n"
+        "from llm.fake import DEMO_TEXT, FakeStreamingChatModel, demo_words\n"
         "instance = FakeStreamingChatModel(chunks=3)\n"
         "def factory():\n    return FakeStreamingChatModel(chunks=4)\n"
         "not_a_model = 42\n"
@@ -59,6 +60,9 @@ def test_py_spec_imports_an_instance_or_a_factory(settings: Settings, tmp_path: 
         make_model("py:mymodels:not_a_model", settings)
     with pytest.raises(ConfigError, match="Could not import"):
         make_model("py:no_such_module_xyz:thing", settings)
+    with pytest.raises(ConfigError) as info:
+        make_model("py:mymodels:missing", settings)
+    assert str(info.value) == "Module 'mymodels' has no attribute 'missing'."
 
 
 def test_fake_spec_options(settings: Settings) -> None:
@@ -67,14 +71,46 @@ def test_fake_spec_options(settings: Settings) -> None:
     assert model.chunks == 50 and model.rate == 0
     with pytest.raises(ConfigError, match="fake:chunks=N,rate=R"):
         make_model("fake:speed=3", settings)
+    with pytest.raises(ConfigError, match="'x' is not a number"):
+        make_model("fake:rate=x", settings)
+    with pytest.raises(ConfigError, match="chunks and rate must be zero or more"):
+        make_model("fake:chunks=-1", settings)
 
 
-@pytest.mark.parametrize("spec", ["gpt4", "openai:", "py:onlymodule", "anthropic:claude", ""])
-def test_bad_specs_list_the_valid_forms(settings: Settings, spec: str) -> None:
+async def test_fake_spec_streams_its_chunks_at_its_rate(settings: Settings) -> None:
+    model = make_model("fake:chunks=9,rate=20", settings)
+    arrivals: list[float] = []
+    chunks: list[str] = []
+    started = time.monotonic()
+    async for chunk in model.astream("hi"):
+        if chunk.text:  # LangChain ends the stream with an empty chunk
+            arrivals.append(time.monotonic() - started)
+            chunks.append(chunk.text)
+    assert chunks == demo_words(9)
+    # Chunk i is due i/20 s after the start: the pace holds, it neither bursts nor lags.
+    for index, arrival in enumerate(arrivals):
+        assert index / 20 <= arrival + 0.005, f"chunk {index} came early, at {arrival:.3f} s"
+    assert arrivals[-1] < 8 / 20 + 0.3, f"the last chunk came at {arrivals[-1]:.3f} s, not about 0.4 s"
+    whole = make_model("fake:rate=0", settings)
+    assert "".join([c.text async for c in whole.astream("hi")]) == DEMO_TEXT  # without chunks=: the document once
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("gpt4", "Unknown model spec 'gpt4'."),
+        ("anthropic:claude", "Unknown model spec 'anthropic:claude'."),
+        ("", "Unknown model spec ''."),
+        ("openai:", "Model spec 'openai:' needs a name after 'openai:'."),
+        ("ollama:", "Model spec 'ollama:' needs a name after 'ollama:'."),
+        ("py:", "Model spec 'py:' needs a name after 'py:'."),
+        ("py:onlymodule", "Model spec 'py:onlymodule' must look like py:<module>:<attribute>."),
+    ],
+)
+def test_bad_specs_say_what_is_wrong_and_list_the_valid_forms(settings: Settings, spec: str, problem: str) -> None:
     with pytest.raises(ConfigError) as info:
         make_model(spec, settings)
-    message = str(info.value)
-    assert "py:" in message or "must look like" in message
+    assert str(info.value) == f"{problem}\n{SPEC_HELP}"
 
 
 def test_registry_builds_each_spec_once(settings: Settings) -> None:

@@ -14,6 +14,9 @@ The requested model name picks the behaviour:
   hang        reads the request, never answers (for the read/connect timeout)
   malformed   one chunk, then a `data:` line that is not JSON
 Every request and every client disconnect is recorded with a timestamp in `events`.
+
+`FAILURES` is the one table of what each failing name must become: the human sentence, the error kind,
+the status of `POST /ask` and the text that arrived first. The page, CLI, API and streaming tests all read it.
 """
 
 from __future__ import annotations
@@ -25,12 +28,68 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from llm.errors import ErrorKind
+
 ANSWER = "Streaming works: every word arrives on its own, in order, until the very end."
+#: The chunk `stall` and `malformed` send before they misbehave.
+HELLO = "Hello "
+#: How many word chunks of `ANSWER` `cut` sends before it drops the connection.
+CUT_AFTER = 3
 
 
 def words(text: str) -> list[str]:
     parts = text.split(" ")
     return [p + " " for p in parts[:-1]] + [parts[-1]]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """What one failing model name must become, on every face (page, CLI, `/ask`, `stream_answer`)."""
+
+    sentence: str  # the human message; {where} is the provider as the app names it
+    kind: ErrorKind
+    status: int  # of `POST /ask`: the error's own before the first chunk, else 200 (the body ends with the error)
+    partial: str = ""  # the text that arrived before the failure
+
+    def message(self, where: str) -> str:
+        text = self.sentence.format(where=where)
+        return text[:1].upper() + text[1:]
+
+
+# `hang` and `stall` need a short idle timeout (e.g. `idle_timeout=0.5`), or they take the default 60 s.
+FAILURES: dict[str, Failure] = {
+    "auth": Failure("{where} refused the API key (401). Check OPENAI_API_KEY (or RIVULET_API_KEY).", "auth", 401),
+    "forbidden": Failure("{where} denied access (403). Check that your API key may use this model.", "auth", 401),
+    "notfound": Failure("{where} does not know this model (404). Check the model name in --model.", "not_found", 502),
+    "ratelimit": Failure("{where} is rate-limiting requests (429). Retry after 7 s.", "rate_limit", 429),
+    "error500": Failure(
+        "{where} failed with an error (500). Try again; if it persists, check the server's logs.", "server_error", 502
+    ),
+    "error503": Failure(
+        "{where} failed with an error (503). Try again; if it persists, check the server's logs.", "server_error", 502
+    ),
+    "hang": Failure(
+        "{where} did not answer in time. Check that it is running, or raise --idle-timeout.", "timeout", 504
+    ),
+    "stall": Failure(
+        "{where} stopped sending for too long, so the answer was cut off. Try again or raise --idle-timeout.",
+        "timeout",
+        200,
+        HELLO,
+    ),
+    "cut": Failure(
+        "The connection to {where} broke off in the middle of the answer. Try again.",
+        "cut",
+        200,
+        "".join(words(ANSWER)[:CUT_AFTER]),
+    ),
+    "malformed": Failure(
+        "{where} sent a malformed stream that could not be read. The answer may be incomplete; try again.",
+        "protocol",
+        200,
+        HELLO,
+    ),
+}
 
 
 def _chunk(content: str | None = None, *, finish: str | None = None, usage: dict | None = None) -> bytes:
@@ -160,17 +219,17 @@ class FakeOpenAIServer:
                     return
             return
         if model == "cut":
-            for piece in words(ANSWER)[:3]:
+            for piece in words(ANSWER)[:CUT_AFTER]:
                 await send(_chunk(piece))
                 await asyncio.sleep(0.02)
             writer.transport.abort()  # drop the connection: no final chunk, no [DONE]
             return
         if model == "stall":
-            await send(_chunk("Hello "))
+            await send(_chunk(HELLO))
             await gone(3600)
             return
         if model == "malformed":
-            await send(_chunk("Hello "))
+            await send(_chunk(HELLO))
             await send(b"data: {this is not json\n\n")
             await send(b"data: [DONE]\n\n")
             await send(b"")

@@ -1,31 +1,42 @@
-"""Chat models for tests that need to see what the app sends them."""
+"""Chat models for tests that need to see what the app sends them, and `POST /ask` served in-process for them."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, Literal
 
+import httpx
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk
 from pydantic import Field, PrivateAttr
 
 from llm.fake import FakeStreamingChatModel
+from llm.settings import Settings
 from llm.signals import Signal, signal_chunk
 
 
 class RecordingFake(FakeStreamingChatModel):
-    """A fake model that remembers the messages of every call."""
+    """A fake model that remembers the messages of every call, and how each call's stream ended."""
 
     calls: list[list[BaseMessage]] = Field(default_factory=list)
+    #: Per call, once its stream is over: "finished" (every chunk sent) or "closed" (the consumer stopped it).
+    ends: list[Literal["finished", "closed"]] = Field(default_factory=list)
 
     async def _astream(
         self, messages: list[BaseMessage], *args: Any, **kwargs: Any
     ) -> AsyncIterator[ChatGenerationChunk]:
         self.calls.append(list(messages))
-        async for chunk in super()._astream(messages, *args, **kwargs):
-            yield chunk
+        end: Literal["finished", "closed"] = "closed"
+        try:
+            async for chunk in super()._astream(messages, *args, **kwargs):
+                yield chunk
+            end = "finished"
+        finally:
+            self.ends.append(end)
 
 
 class ScriptedFake(RecordingFake):
@@ -70,6 +81,11 @@ class EchoFake(RecordingFake):
         return split_words(self.calls[-1][-1].text) if self.calls else []
 
 
+def echo() -> EchoFake:
+    """An `EchoFake` at full speed, for a subprocess: `--model py:tests.support.models:echo`."""
+    return EchoFake(rate=0)
+
+
 class SignallingFake(RecordingFake):
     """Sends `signal` first and holds its answer until `release()` (a model that is loading or waiting)."""
 
@@ -87,3 +103,56 @@ class SignallingFake(RecordingFake):
             await asyncio.sleep(0.01)
         async for chunk in super()._astream(messages, *args, **kwargs):
             yield chunk
+
+
+class HeldFake(RecordingFake):
+    """Sends its first `hold_after` chunks, then holds the rest until `release()`.
+
+    While it holds, `holding` is set: whatever the consumer has by then was delivered while the
+    model was still answering (streaming, not buffering). Thread-safe, for servers in other threads.
+    """
+
+    hold_after: int = 1
+    _holding: threading.Event = PrivateAttr(default_factory=threading.Event)
+    _released: threading.Event = PrivateAttr(default_factory=threading.Event)
+
+    @property
+    def holding(self) -> bool:
+        return self._holding.is_set()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def _astream(
+        self, messages: list[BaseMessage], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        index = 0
+        async for chunk in super()._astream(messages, *args, **kwargs):
+            if index == self.hold_after:
+                self._holding.set()
+                while not self._released.is_set():
+                    await asyncio.sleep(0.005)
+                self._holding.clear()
+            index += 1
+            yield chunk
+
+
+@contextlib.asynccontextmanager
+async def ask_in_process(model: BaseChatModel, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """`POST /ask` for `model` as `run_api` serves it, but in this process and event loop (no socket).
+
+    httpx's ASGI transport hands over a response once it is complete: use it for whole answers,
+    statuses and bodies; streaming and disconnects need `run_api`'s real socket.
+    """
+    from fastapi import FastAPI
+
+    from api.ask import register_api
+    from llm.factory import ModelRegistry
+
+    app = FastAPI()
+    cors_origins = options.pop("cors_origins", ())
+    settings = Settings(model="test", **options)
+    register_api(app, ModelRegistry(settings, preset={"test": model}), settings, cors_origins)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=30) as client:
+        yield client

@@ -6,26 +6,35 @@ import asyncio
 from collections.abc import Callable
 
 from langchain_core.language_models import BaseChatModel
-from nicegui import ui
+from nicegui import ElementFilter, ui
+from nicegui.element import Element
 from nicegui.testing import User
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
-from ui.chat_page import register_pages
+from ui.chat_page import ChatApp, register_pages
 
 
-def serve(model: BaseChatModel | None = None, **options: object) -> ModelRegistry:
+def serve(model: BaseChatModel | None = None, **options: object) -> ChatApp:
+    """Register the chat page answering with `model` (else the settings' spec); returns what its pages share."""
     settings = Settings(model="test", **options) if model is not None else Settings(**options)
     registry = ModelRegistry(settings, preset={"test": model} if model is not None else None)
-    register_pages(registry, settings)
-    return registry
+    return register_pages(registry, settings)
+
+
+def marked(user: User, marker: str) -> list[Element]:
+    """The page's elements with `marker`, in page order, visible or not (none is fine, unlike `user.find`)."""
+    assert user.client is not None
+    with user.client:
+        return list(ElementFilter(marker=marker, local_scope=False))
 
 
 def answers(user: User) -> list[str]:
     """The text of every answer on the page, in order, as rendered (frozen blocks + tail)."""
-    assert user.client is not None
-    bodies = sorted((e for e in user.client.elements.values() if "answer-body" in e._markers), key=lambda e: e.id)
-    return ["".join(e.content for e in body.descendants() if isinstance(e, ui.markdown)) for body in bodies]
+    return [
+        "".join(e.content for e in body.descendants() if isinstance(e, ui.markdown))
+        for body in marked(user, "answer-body")
+    ]
 
 
 def send(user: User, text: str) -> None:
@@ -41,9 +50,14 @@ async def wait_for(condition: Callable[[], bool], limit: float = 10.0) -> None:
 
 def status_text(user: User) -> str:
     """The status line of the last answer ('' before there is one)."""
-    assert user.client is not None
-    labels = sorted((e for e in user.client.elements.values() if "answer-status" in e._markers), key=lambda e: e.id)
-    return labels[-1].text if labels else ""
+    labels = marked(user, "answer-status")
+    return labels[-1].text if labels else ""  # type: ignore[attr-defined]
+
+
+def error_text(user: User) -> str:
+    """The error line of the last answer ('' when it has none)."""
+    labels = marked(user, "answer-error")
+    return labels[-1].text if labels else ""  # type: ignore[attr-defined]
 
 
 def prompts(user: User) -> list[str]:
