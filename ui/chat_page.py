@@ -10,24 +10,17 @@ from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.answer_view import AnswerView, session_summary
 from ui.autoscroll import Autoscroll
+from ui.composer import Composer
 from ui.conversation import ConversationStore
 from ui.conversation_drawer import ConversationDrawer, DrawerActions
 from ui.dialogs import ask_edit, ask_title
+from ui.header import header
 from ui.hub import ConversationHub
 from ui.jobs import AnswerJob, JobBoard
 from ui.settings_drawer import settings_drawer
 from ui.styles import PAGE_CSS
 from ui.transfer import export_json, export_markdown, open_import
-from ui.widgets import HEADER_BUTTON, icon_button
-
-#: The dark-mode button's icon and tooltip for each mode (None: follow the system).
-DARK_MODES = {
-    None: ("brightness_auto", "Theme: follows the system (click for dark)"),
-    True: ("dark_mode", "Theme: dark (click for light)"),
-    False: ("light_mode", "Theme: light (click to follow the system)"),
-}
-#: The character counter shows from this share of the prompt limit on.
-COUNTER_FROM = 0.8
+from ui.widgets import icon_button
 
 
 class ChatApp:
@@ -55,7 +48,6 @@ class ChatPage:
         self.regenerate_button: ui.button | None = None
         self.empty_hint: ui.label | None = None
         self.started: list[AnswerJob] = []
-        self.shows_stop = False  # the Send button shows Stop (an answer of this conversation runs)
         self.hub.listen(self.browser_id, self._on_change_elsewhere)
         client.on_delete(self._on_delete)
 
@@ -84,45 +76,20 @@ class ChatPage:
     def build(self) -> None:
         ui.page_title("Rivulet")
         ui.add_css(PAGE_CSS)
-        self.dark = ui.dark_mode(app.storage.user.get("dark"))
         ui.query(".nicegui-content").classes("h-[100dvh] p-0 gap-0")
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
-            with ui.row().classes("w-full items-center px-2 py-1 bg-primary text-white no-wrap gap-1 app-header"):
-                icon_button("menu", "Conversations", lambda: self.drawer.toggle(), HEADER_BUTTON)
-                ui.icon("water", size="1.6em")
-                ui.label("Rivulet").classes("text-h6")
-                ui.space()
-                self.model_label = ui.label(f"model: {self.prefs['model']}").classes(
-                    "text-sm opacity-80 model-label ellipsis"
-                )
-                with ui.button(on_click=self._toggle_dark).props(HEADER_BUTTON).mark("dark-mode") as self.dark_button:
-                    self.dark_tooltip = ui.tooltip("")
-                self._show_dark_mode()
-                icon_button("tune", "Settings", lambda: self.right.toggle(), HEADER_BUTTON).mark("settings-button")
+            self.model_label = header(
+                self.prefs["model"], toggle_conversations=self.drawer.toggle, toggle_settings=self.right.toggle
+            )
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
                 self.scroll = Autoscroll()
                 with self.scroll.area:
                     self.messages = ui.column().classes("w-full max-w-3xl mx-auto px-3 pb-4 gap-3 messages")
-            with ui.row().classes("w-full max-w-3xl mx-auto no-wrap items-start px-3 py-2 gap-2"):
-                limit = self.settings.max_prompt_chars
-                self.input = (
-                    ui.textarea(
-                        placeholder="Message Rivulet (Enter sends, Shift+Enter adds a line, Esc stops)",
-                        validation={
-                            f"That is the limit of {limit:,} characters: longer text was cut off.": lambda v: (
-                                len(v or "") < limit
-                            )
-                        },
-                    )
-                    .props(f"autogrow outlined dense autofocus maxlength={limit}")
-                    .classes("flex-grow prompt")
-                    .mark("prompt")
-                    .on("keydown.enter.exact.prevent", self.send)
-                    .on("keydown.up", self._recall)
-                    .on_value_change(self._show_counter_near_limit)
-                )
-                self.button = ui.button("Send", icon="send", on_click=self.toggle).classes("mt-1").mark("send")
+            self.composer = Composer(
+                self.settings.max_prompt_chars, send=self.send, toggle=self.toggle, last_prompt=self._last_prompt
+            )
+            self.input = self.composer.input
             self.session_line = ui.label("").classes("text-xs text-grey-6 self-center pb-1 session-line")
         ui.keyboard(on_key=self._on_key, ignore=[]).mark("keys")  # Esc works wherever the focus is
         self.render_conversation()
@@ -217,17 +184,11 @@ class ChatPage:
         return self.running_job is not None
 
     def _update_controls(self) -> None:
-        self.shows_stop = self.streaming
-        if self.shows_stop:
-            self.button.set_text("Stop")
-            self.button.props("icon=stop color=negative")
-        else:
-            self.button.set_text("Send")
-            self.button.props("icon=send color=primary")
+        self.composer.show_stop(self.streaming)
 
     def _on_view_update(self) -> None:
         self.scroll.keep_up()
-        if self.shows_stop and not self.streaming:
+        if self.composer.shows_stop and not self.streaming:
             self._answer_ended()
 
     def _answer_ended(self) -> None:
@@ -326,11 +287,9 @@ class ChatPage:
         if job := self.running_job:
             job.cancel()
 
-    def _recall(self) -> None:
-        if not self.input.value:
-            prompts = [m.content for m in self.conversation.messages if m.role == "user"]
-            if prompts:
-                self.input.value = prompts[-1]
+    def _last_prompt(self) -> str | None:
+        prompts = [m.content for m in self.conversation.messages if m.role == "user"]
+        return prompts[-1] if prompts else None
 
     def regenerate(self) -> None:
         """Answer the last prompt again; the old answer is kept as another version."""
@@ -447,22 +406,6 @@ class ChatPage:
             event.sender.value = self.prefs["model"]  # the picker shows the model that still answers
             return
         self.set_pref("model", event.value)
-
-    def _toggle_dark(self) -> None:
-        order = [None, True, False]
-        self.dark.value = order[(order.index(self.dark.value) + 1) % 3]
-        app.storage.user["dark"] = self.dark.value
-        self._show_dark_mode()
-
-    def _show_dark_mode(self) -> None:
-        icon, tooltip = DARK_MODES[self.dark.value]
-        self.dark_button.props(f'icon={icon} aria-label="{tooltip}"')
-        self.dark_tooltip.set_text(tooltip)
-
-    def _show_counter_near_limit(self, event: events.ValueChangeEventArguments) -> None:
-        near = len(event.value or "") >= COUNTER_FROM * self.settings.max_prompt_chars
-        if near != ("counter" in self.input.props):
-            self.input.props(add="counter" if near else None, remove=None if near else "counter")
 
     def _on_key(self, event: events.KeyEventArguments) -> None:
         if event.key.escape and event.action.keydown:
