@@ -12,7 +12,7 @@ from llm.settings import Settings
 from llm.signals import Signal
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.models import RecordingFake, SignallingFake
-from tests.support.page import answers, send, serve, status_text, wait_for
+from tests.support.page import answers, marked, prompts, send, serve, status_text, textarea, wait_for
 from ui.chat_page import register_pages
 
 PIECES = ["Rivers ", "carry ", "water ", "to ", "the ", "sea, ", "slowly ", "and ", "steadily."]
@@ -70,26 +70,41 @@ async def test_whitespace_prompt_sends_nothing(user: User) -> None:
     model = RecordingFake(pieces=["x"], rate=0)
     serve(model)
     await user.open("/")
-    send(user, "   \n  ")
-    user.find(marker="send").click()
-    await asyncio.sleep(0.2)
-    assert model.calls == [] and answers(user) == []
+    send(user, "   \n  ")  # Enter: the page's handler is queued as a task
+    user.find(marker="send").click()  # and the button's
+
+    async def ask_for_real() -> None:
+        textarea(user).value = "a real question"
+        user.find(marker="send").click()
+
+    # Queued after the two handlers, this runs once they have looked at the blank prompt (they do not wait).
+    await asyncio.create_task(ask_for_real())
+    await wait_for(lambda: answers(user) == ["x"])
+    assert prompts(user) == ["a real question"]
+    assert [[m.text for m in call if m.type == "human"] for call in model.calls] == [["a real question"]]
 
 
 async def test_stop_keeps_the_partial_and_gives_the_input_back(user: User) -> None:
-    serve(RecordingFake(chunks=400, rate=40))
+    model = RecordingFake(chunks=400, rate=40)
+    chat = serve(model)
     await user.open("/")
     send(user, "a long one")
     await wait_for(lambda: bool(answers(user)) and len(answers(user)[-1].split()) >= 4)
     user.find("Stop").click()
     await user.should_see("Send")
     await wait_for(lambda: "Stopped" in status_text(user))
+    # The model's stream was closed before its end, and the answer was saved as it stood: nothing can add to it.
+    await wait_for(lambda: model.ends == ["closed"] and len(chat.board) == 0)
     partial = answers(user)[-1]
     assert partial and len(partial.split()) < 400
-    await asyncio.sleep(0.3)
-    assert answers(user)[-1] == partial, "text kept growing after Stop"
     send(user, "next")  # the input works again
     await user.should_see("next")
+    await user.open("/")  # what was kept: the partial, marked stopped (the new answer goes on)
+    await wait_for(lambda: len(answers(user)) == 2)
+    assert answers(user)[0] == partial
+    assert marked(user, "answer-status")[0].text.startswith("Stopped")  # type: ignore[attr-defined]
+    user.find("Stop").click()
+    await wait_for(lambda: model.ends == ["closed", "closed"])
 
 
 async def test_failing_provider_shows_a_readable_message(user: User, fake_openai: FakeOpenAIServer) -> None:
