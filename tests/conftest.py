@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -15,8 +14,9 @@ import pytest
 
 from llm.engine import bundled_model_path
 from llm.settings import Settings
+from tests.support.chromium import MISSING, chromium_path, open_browser
 from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.servers import CHROMIUM_ARGS, ROOT, free_port
+from tests.support.servers import ROOT, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -78,22 +78,16 @@ def llama_server(gguf_path: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    path = chromium_path()
     if not path:
-        pytest.skip("Debian's chromium is not installed (make system-deps installs it)")
+        pytest.skip(MISSING)
     return path
 
 
 @pytest.fixture
 async def browser(chromium: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with open_browser(chromium) as instance:
+        yield instance
 
 
 @pytest.fixture(autouse=True)

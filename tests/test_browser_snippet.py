@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from llm.fake import FakeStreamingChatModel
-from tests.support.servers import CHROMIUM_ARGS, ROOT, free_port, run_api
+from tests.support.chromium import open_browser
+from tests.support.servers import ROOT, free_port, run_api
 
 PIECES = [
     "Moby-Dick ",
@@ -50,29 +51,23 @@ def static_site(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 async def test_readme_snippet_streams_in_chromium(chromium: str, static_site: tuple[Path, str]) -> None:
-    from playwright.async_api import async_playwright
-
     folder, origin = static_site
     with run_api(FakeStreamingChatModel(pieces=PIECES, rate=12)) as url:
         (folder / "index.html").write_text(readme_snippet().replace("http://127.0.0.1:8080", url))
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            try:
-                page = await browser.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"{origin}/index.html")
-                states: list[str] = []
-                final = "".join(PIECES)
-                for _ in range(1000):
-                    text = await page.text_content("#answer") or ""
-                    if not states or states[-1] != text:
-                        states.append(text)
-                    if text == final:
-                        break
-                    await asyncio.sleep(0.01)
-            finally:
-                await browser.close()
+        async with open_browser(chromium) as browser:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await page.goto(f"{origin}/index.html")
+            states: list[str] = []
+            final = "".join(PIECES)
+            for _ in range(1000):
+                text = await page.text_content("#answer") or ""
+                if not states or states[-1] != text:
+                    states.append(text)
+                if text == final:
+                    break
+                await asyncio.sleep(0.01)
     assert not errors
     assert states[-1] == final
     growing = [s for s in states if s and s != final]
