@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint format install install-dev system-deps bench clean help lock
+.PHONY: run demo test lint format install install-dev system-deps bench screenshots clean help lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -85,7 +85,10 @@ test: install-dev system-deps lint  ## run the whole test suite
 	$(PY) -m pytest $(ARGS)
 
 bench: install-dev system-deps  ## browser benchmark: Rivulet vs a naive page (results in bench/results/)
-	$(PY) bench/page_bench.py $(ARGS)
+	$(PY) -m bench.page $(ARGS)
+
+screenshots: install-dev system-deps  ## the README's pictures (docs/*.png) from the app with a fake model
+	$(PY) -m bench.screenshots $(ARGS)
 
 clean:  ## remove .venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

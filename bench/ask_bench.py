@@ -5,12 +5,12 @@
    plain-text requests (TTFB = request sent -> first body byte) alternated with SSE requests
    (the model's own time to first chunk from `event: done`, plus the client's time to the first
    `data:` event), `--reps` each after one warm-up; medians.
-2. Disconnect -> upstream closed: Rivulet in front of tests/fake_openai.py's misbehaving server
+2. Disconnect -> upstream closed: Rivulet in front of tests/support/fake_openai.py's misbehaving server
    (model "slow": one chunk every 0.1 s); an httpx client reads 3 chunks and disconnects; the
    fake server records when Rivulet's upstream connection closes. Delay over `--reps` reps.
 
-    .venv/bin/python bench/ask_bench.py             # about 1.5 minutes
-    .venv/bin/python bench/ask_bench.py --reps 3 --skip-ttfb
+    .venv/bin/python -m bench.ask_bench             # about 1.5 minutes
+    .venv/bin/python -m bench.ask_bench --reps 3 --skip-ttfb
 
 Writes bench/results/ask_bench.json and bench/results/ask_bench.md.
 """
@@ -21,26 +21,12 @@ import argparse
 import json
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-from _common import (
-    MOBY_PROMPT,
-    PYTHON,
-    RESULTS,
-    ROOT,
-    ForeignLoad,
-    Server,
-    fmt,
-    free_port,
-    install_watchdog,
-    machine_info,
-    median,
-    stamp,
-    table,
-    wait_quiet,
-    write_json,
-)
+from bench import MOBY_PROMPT, RESULTS
+from bench.processes import ForeignLoad, install_watchdog, wait_quiet
+from bench.tables import fmt, machine_info, median, stamp, table, write_json
+from tests.support.servers import rivulet_server
 
 RAW = RESULTS / "raw"
 
@@ -100,31 +86,15 @@ def sse_request(client: Any, url: str, prompt: str) -> dict[str, Any]:
 def bench_ttfb(args: argparse.Namespace) -> dict[str, Any]:
     import httpx
 
-    port = free_port()
     RAW.mkdir(parents=True, exist_ok=True)
-    argv = [
-        PYTHON,
-        "main.py",
-        "--model",
-        "local",
-        "--temperature",
-        "0",
-        "--max-tokens",
-        str(args.max_tokens),
-        "--port",
-        str(port),
-    ]
-    print(f"[{stamp()}] starting Rivulet: {' '.join(argv[1:])}", flush=True)
-    data = Path(tempfile.mkdtemp(prefix="rivulet-bench-ask-"))
-    with Server(
-        argv,
-        port=port,
-        cwd=ROOT,
-        log_path=RAW / "ask_bench_local.log",
-        env={"RIVULET_DATA_DIR": str(data)},
-        cleanup=[data],
-    ) as server:
-        ready = server.wait_ready(90)
+    argv = ["--model", "local", "--temperature", "0", "--max-tokens", str(args.max_tokens)]
+    print(f"[{stamp()}] starting Rivulet: main.py {' '.join(argv)}", flush=True)
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="rivulet-bench-ask-", ignore_cleanup_errors=True) as data,
+        rivulet_server(*argv, env={"RIVULET_DATA_DIR": data}, log=RAW / "ask_bench_local.log", timeout=90) as server,
+    ):
+        ready = time.monotonic() - started
         timeout = httpx.Timeout(args.run_timeout, connect=10)
         with httpx.Client(timeout=timeout) as client:
             warm = sse_request(client, server.url, args.prompt)  # loads the model
@@ -192,21 +162,16 @@ def bench_disconnect(args: argparse.Namespace) -> dict[str, Any]:
     from tests.support.fake_openai import FakeOpenAIServer
 
     fake = FakeOpenAIServer().start()
-    port = free_port()
-    argv = [PYTHON, "main.py", "--model", "openai:slow", "--base-url", fake.base_url, "--port", str(port)]
-    print(f"[{stamp()}] fake OpenAI server at {fake.base_url}; starting Rivulet: {' '.join(argv[1:])}", flush=True)
+    argv = ["--model", "openai:slow", "--base-url", fake.base_url]
+    print(f"[{stamp()}] fake OpenAI server at {fake.base_url}; starting Rivulet: main.py {' '.join(argv)}", flush=True)
     runs: list[dict[str, Any]] = []
+    RAW.mkdir(parents=True, exist_ok=True)
+    log = RAW / "ask_bench_disconnect.log"
     try:
-        data = Path(tempfile.mkdtemp(prefix="rivulet-bench-ask-"))
-        with Server(
-            argv,
-            port=port,
-            cwd=ROOT,
-            log_path=RAW / "ask_bench_disconnect.log",
-            env={"RIVULET_DATA_DIR": str(data)},
-            cleanup=[data],
-        ) as server:
-            server.wait_ready(60)
+        with (
+            tempfile.TemporaryDirectory(prefix="rivulet-bench-ask-", ignore_cleanup_errors=True) as data,
+            rivulet_server(*argv, env={"RIVULET_DATA_DIR": data}, log=log) as server,
+        ):
             for rep in range(1, args.reps + 1):
                 before = len(fake.times("closed", "slow"))
                 reads: list[str] = []
@@ -284,7 +249,7 @@ def main() -> None:
         "quiet_check": quiet,
         "params": {k: v for k, v in vars(args).items()},
     }
-    md = ["# POST /ask benchmark", "", f"{stamp()} · command: `.venv/bin/python bench/ask_bench.py`", ""]
+    md = ["# POST /ask benchmark", "", f"{stamp()} · command: `.venv/bin/python -m bench.ask_bench`", ""]
     if not args.skip_ttfb:
         ttfb = bench_ttfb(args)
         record["ttfb"] = ttfb
@@ -305,8 +270,8 @@ def main() -> None:
         md += [
             "## Client disconnect -> upstream provider connection closed",
             "",
-            "Rivulet `--model openai:slow --base-url <tests/fake_openai.py server>`; the client reads 3 chunks of "
-            "plain text (one every 0.1 s) and closes the connection; the fake server timestamps its client's "
+            "Rivulet `--model openai:slow --base-url <tests/support/fake_openai.py server>`; the client reads 3 "
+            "chunks of plain text (one every 0.1 s) and closes the connection; the fake server timestamps its client's "
             "disconnect (same clock: time.monotonic in this process).",
             "",
             disc["table"],

@@ -1,7 +1,7 @@
 """The benchmark's chat model: a deterministic Markdown answer of N word chunks, paced on an absolute schedule.
 
-Load it in Rivulet with `--model py:bench_model:model_from_env` and `PYTHONPATH=bench`; the naive page
-imports it directly. The answer's last chunk is the word `ENDMARK`, so a browser can tell when the whole
+Load it in Rivulet with `--model py:bench.bench_model:model_from_env` (from the repository root); the naive
+page imports it directly. The answer's last chunk is the word `ENDMARK`, so a browser can tell when the whole
 answer is shown.
 
 Settings (environment, read when the model is built; a prompt may override them per answer):
@@ -298,7 +298,7 @@ class _Clock:
 
 
 def model_from_env() -> BenchChatModel:
-    """The model Rivulet loads with `--model py:bench_model:model_from_env`."""
+    """The model Rivulet loads with `--model py:bench.bench_model:model_from_env`."""
     return BenchChatModel(
         chunks=int(os.environ.get("BENCH_CHUNKS", "5000")),
         rate=float(os.environ.get("BENCH_RATE", "0")),

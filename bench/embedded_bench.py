@@ -8,8 +8,8 @@ One run, same engine process, same prompt and parameters (temperature 0, fixed s
 Then N conversations at once on engines with 1, 2 and 4 slots: aggregate tokens/s and the
 worst first-chunk time. Writes bench/results/embedded_bench.json and .md.
 
-    .venv/bin/python bench/embedded_bench.py              # about 2 minutes on 2 cores
-    .venv/bin/python bench/embedded_bench.py --reps 5 --max-tokens 256
+    .venv/bin/python -m bench.embedded_bench              # about 2 minutes on 2 cores
+    .venv/bin/python -m bench.embedded_bench --reps 5 --max-tokens 256
 """
 
 from __future__ import annotations
@@ -21,25 +21,15 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from typing import Any
 
 import httpx
-from _common import (
-    MOBY_PROMPT,
-    PYTHON,
-    RESULTS,
-    ROOT,
-    fmt,
-    install_watchdog,
-    machine_info,
-    median,
-    ratio,
-    stamp,
-    table,
-    write_json,
-)
 
+from bench import MOBY_PROMPT, RESULTS, ROOT
+from bench.processes import install_watchdog
+from bench.tables import fmt, machine_info, median, ratio, stamp, table, write_json
 from llm.embedded import EmbeddedChatModel
 from llm.engine import bundled_model_path
 from llm.errors import ProviderError
@@ -102,7 +92,7 @@ def cli_run(prompt: str, max_tokens: int) -> dict[str, float | None]:
     """(c) `main.py ask` in a fresh process: its first byte includes Python start-up and the engine's load."""
     started = time.monotonic()
     proc = subprocess.Popen(
-        [PYTHON, "main.py", "ask", prompt, f"--max-tokens={max_tokens}", "--temperature=0"],
+        [sys.executable, "main.py", "ask", prompt, f"--max-tokens={max_tokens}", "--temperature=0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
     )
@@ -318,7 +308,7 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
         ),
         "",
     ]
-    lines.append("Command: `.venv/bin/python bench/embedded_bench.py`")
+    lines.append("Command: `.venv/bin/python -m bench.embedded_bench`")
     return "\n".join(lines) + "\n"
 
 
@@ -342,7 +332,7 @@ if __name__ == "__main__":
     main()
 
 
-# -- for bench/page_bench.py's EMB workload: the raw engine, called from synchronous code -----------------------
+# -- for the page benchmark's EMB workload (bench/page/embedded.py): the raw engine, from synchronous code -----
 def load_raw_llama() -> EmbeddedChatModel:
     """The engine the page benchmark's "raw" rows use (no system prompt, as the pages there are run)."""
     model = model_for(2, 256)

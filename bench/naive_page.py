@@ -1,30 +1,23 @@
 #!/usr/bin/env python3
-"""The naive baseline page for bench/page_bench.py: the O(n²) way to stream an answer.
+"""The naive baseline page for the page benchmark (bench/page): the O(n²) way to stream an answer.
 
 A NiceGUI page with a textarea; Enter streams the model through `model.astream` and calls
 `ui.markdown.set_content(whole_text_so_far)` on every chunk, so each chunk re-renders and re-sends the
 whole answer. No coalescing, no block freezing, no scrolling. The answer element has the class
 `answer-body`, like Rivulet's, so the benchmark reads both pages the same way.
 
-    .venv/bin/python bench/naive_page.py --port 8090                 # bench_model (env BENCH_*)
-    .venv/bin/python bench/naive_page.py --port 8090 --model local   # the embedded SmolLM2 model
+    .venv/bin/python -m bench.naive_page --port 8090                 # bench_model (env BENCH_*)
+    .venv/bin/python -m bench.naive_page --port 8090 --model local   # the embedded SmolLM2 model
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-for path in (str(HERE.parent), str(HERE)):
-    if path not in sys.path:
-        sys.path.insert(0, path)
 
 
 def build_model(args: argparse.Namespace):
     if args.model == "bench":
-        from bench_model import model_from_env
+        from bench.bench_model import model_from_env
 
         return model_from_env()
     if args.model == "local":

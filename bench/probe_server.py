@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Rivulet's `main.py`, plus one read-only route for the memory check: `GET /__bench/objects`.
 
-    .venv/bin/python bench/probe_server.py --model py:bench_model:model_from_env --port 8091
+    .venv/bin/python -m bench.probe_server --model py:bench.bench_model:model_from_env --port 8091
 
 The route runs `gc.collect()` and returns how many NiceGUI clients, elements and asyncio tasks the
-process holds, and its RSS before and after the collection. page_bench.py's memory check uses it to
+process holds, and its RSS before and after the collection. The page benchmark's memory check uses it to
 tell retained objects (a leak) from memory the allocator keeps (RSS that does not shrink). Nothing else
 of the app changes.
 """
@@ -15,11 +15,8 @@ import asyncio
 import gc
 import sys
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from bench import ROOT
 
 
 def _rss_mb() -> float:
