@@ -1,4 +1,5 @@
-"""`POST /ask` on a real server (uvicorn on 127.0.0.1), read with an httpx streaming client."""
+"""`POST /ask`: whole answers, statuses and bad requests in-process (httpx's ASGI transport); streaming,
+disconnects and parallel answers on a real server (uvicorn on 127.0.0.1), read with an httpx streaming client."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import time
 import httpx
 import pytest
 
-from api.ask import ERROR_MARK
 from llm.embedded import EmbeddedChatModel
 from llm.factory import make_model
 from llm.fake import FakeStreamingChatModel
 from llm.settings import Settings
-from tests.support.fake_openai import ANSWER, FakeOpenAIServer
-from tests.support.models import RecordingFake
+from tests.support.fake_openai import ANSWER, FAILURES, FakeOpenAIServer
+from tests.support.models import EchoFake, HeldFake, RecordingFake, ask_in_process, parse_sse
+from tests.support.page import wait_for
 from tests.support.servers import free_port, run_api
 
 UNICODE_PIECES = ["Café ", "crème ", "brûlée, ", "日本語の", "テキスト ", "and ", "emoji ", "🎉🌊 ", "end."]
@@ -31,31 +32,26 @@ async def read_plain(url: str, payload: dict) -> tuple[httpx.Response, list[str]
     return response, reads
 
 
-def parse_sse(body: str) -> list[tuple[str, str]]:
-    events = []
-    for block in body.split("\n\n"):
-        if not block.strip():
-            continue
-        event, data = "message", []
-        for line in block.split("\n"):
-            if line.startswith("event: "):
-                event = line[7:]
-            elif line.startswith("data: "):
-                data.append(line[6:])
-        events.append((event, "\n".join(data)))
-    return events
-
-
 async def test_plain_text_arrives_incrementally_and_exactly() -> None:
-    with run_api(FakeStreamingChatModel(pieces=UNICODE_PIECES, rate=10)) as url:
-        response, reads = await read_plain(url, {"prompt": "hi"})
+    model = HeldFake(pieces=UNICODE_PIECES, rate=0, hold_after=3)
+    reads: list[str] = []
+    with run_api(model) as url:
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("POST", f"{url}/ask", json={"prompt": "hi"}) as response,
+        ):
+            async for text in response.aiter_text():
+                reads.append(text)
+                if "".join(reads) == "".join(UNICODE_PIECES[:3]):
+                    assert model.holding, "the first chunks came only after the model had gone on"
+                    model.release()  # they arrived while the model still held the rest back
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
     assert response.headers["x-accel-buffering"] == "no"
     assert "content-length" not in response.headers  # chunked
-    assert len(reads) >= 3, reads
     assert "".join(reads) == UNICODE_TEXT
+    assert model.ends == ["finished"]
 
 
 async def test_embedded_model_streams_for_real(gguf_path: str) -> None:
@@ -69,113 +65,129 @@ async def test_embedded_model_streams_for_real(gguf_path: str) -> None:
 
 async def test_sse_events_and_done_figures() -> None:
     pieces = ["Line one\n", "\n", "Line ", "two\r\n", "end"]
-    with run_api(FakeStreamingChatModel(pieces=pieces, rate=50)) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{url}/ask", json={"prompt": "hi"}, headers={"Accept": "text/event-stream"})
-    assert response.headers["content-type"].startswith("text/event-stream")
+    async with ask_in_process(FakeStreamingChatModel(pieces=pieces, rate=0)) as client:
+        response = await client.post("/ask", json={"prompt": "hi"}, headers={"Accept": "text/event-stream"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
     events = parse_sse(response.text)
-    assert [e for e, _ in events] == ["message"] * 5 + ["done"]
-    assert "".join(data for _, data in events[:-1]) == "Line one\n\nLine two\nend"
+    assert events[:-1] == [("message", data) for data in ["Line one\n", "\n", "Line ", "two\n", "end"]]
+    assert events[-1][0] == "done"
     figures = json.loads(events[-1][1])
-    assert figures["chunks"] == 5 and figures["status"] == "done"
+    assert (figures["chunks"], figures["chars"], figures["status"]) == (5, len("".join(pieces)), "done")
     assert figures["time_to_first_chunk_s"] >= 0 and figures["duration_s"] > 0
 
 
-async def test_sse_error_event_after_the_first_chunk(fake_openai: FakeOpenAIServer) -> None:
-    model = make_model("openai:cut", Settings(base_url=fake_openai.base_url))
-    with run_api(model) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{url}/ask", json={"prompt": "hi"}, headers={"Accept": "text/event-stream"})
-    events = parse_sse(response.text)
-    assert response.status_code == 200
-    assert [e for e, _ in events] == ["message"] * 3 + ["error"]
-    assert "broke off" in json.loads(events[-1][1])["error"]
-
-
-async def test_plain_text_error_after_the_first_chunk_ends_with_a_marked_line(fake_openai: FakeOpenAIServer) -> None:
-    model = make_model("openai:cut", Settings(base_url=fake_openai.base_url))
-    with run_api(model) as url:
-        response, reads = await read_plain(url, {"prompt": "hi"})
-    body = "".join(reads)
-    assert response.status_code == 200
-    answer, _, error = body.partition(ERROR_MARK)
-    assert answer == "Streaming works: every "
-    assert "broke off" in error and error.endswith("\n") and error.count("\n") == 1
-
-
-@pytest.mark.parametrize(
-    ("name", "status", "words"),
-    [
-        ("auth", 401, "refused the API key"),
-        ("ratelimit", 429, "rate-limiting"),
-        ("error500", 502, "failed with an error"),
-        ("notfound", 502, "does not know this model"),
-    ],
-)
-async def test_provider_failure_before_the_first_chunk_sets_the_status(
-    fake_openai: FakeOpenAIServer, name: str, status: int, words: str
+@pytest.mark.parametrize("name", [name for name, failure in FAILURES.items() if not failure.partial])
+async def test_provider_failure_before_the_first_chunk_sets_the_status_and_hides_the_key(
+    fake_openai: FakeOpenAIServer, name: str
 ) -> None:
-    model = make_model(f"openai:{name}", Settings(base_url=fake_openai.base_url, api_key=CANARY))
-    with run_api(model) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{url}/ask", json={"prompt": "hi"})
-            sse = await client.post(f"{url}/ask", json={"prompt": "hi"}, headers={"Accept": "text/event-stream"})
-    assert response.status_code == status
-    assert words in response.json()["error"]
-    assert CANARY not in response.text
+    failure = FAILURES[name]
+    options = {"base_url": fake_openai.base_url, "api_key": CANARY, "idle_timeout": 0.5}
+    model = make_model(f"openai:{name}", Settings(**options))
+    async with ask_in_process(model, f"openai:{name}", **options) as client:
+        response = await client.post("/ask", json={"prompt": "hi"})
+        sse = await client.post("/ask", json={"prompt": "hi"}, headers={"Accept": "text/event-stream"})
+    message = failure.message(f"the server at {fake_openai.base_url}")
+    assert (response.status_code, response.json()) == (failure.status, {"error": message})
+    assert (sse.status_code, parse_sse(sse.text)) == (failure.status, [("error", json.dumps({"error": message}))])
+    assert CANARY not in response.text + sse.text
     assert fake_openai.requests[0]["_headers"]["authorization"] == f"Bearer {CANARY}"  # it was really sent
-    assert sse.status_code == status
-    assert parse_sse(sse.text)[0][0] == "error"
 
 
-async def test_unreachable_and_timeout_statuses(fake_openai: FakeOpenAIServer) -> None:
-    refused = make_model("openai:x", Settings(base_url=f"http://127.0.0.1:{free_port()}/v1"))
-    hanging = make_model("openai:hang", Settings(base_url=fake_openai.base_url, idle_timeout=0.5))
-    async with httpx.AsyncClient(timeout=30) as client:
-        with run_api(refused) as url:
-            response = await client.post(f"{url}/ask", json={"prompt": "hi"})
-            assert response.status_code == 503 and "Could not connect" in response.json()["error"]
-        with run_api(hanging) as url:
-            response = await client.post(f"{url}/ask", json={"prompt": "hi"})
-            assert response.status_code == 504
+async def test_unreachable_server_is_503_and_names_the_url() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    async with ask_in_process(make_model("openai:x", Settings(base_url=url)), "openai:x", base_url=url) as client:
+        response = await client.post("/ask", json={"prompt": "hi"})
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": f"Could not connect to the server at {url}. Check that the server is running and the URL is right."
+    }
+
+
+JSON = {"Content-Type": "application/json"}
 
 
 @pytest.mark.parametrize(
     ("content", "headers", "status", "words"),
     [
-        (b"{not json", {"Content-Type": "application/json"}, 422, "not valid JSON"),
-        (b'{"history": []}', {"Content-Type": "application/json"}, 422, "prompt"),
-        (b'{"prompt": 42}', {"Content-Type": "application/json"}, 422, "prompt"),
-        (b'{"prompt": "  \\n "}', {"Content-Type": "application/json"}, 422, "whitespace"),
+        (b"{not json", JSON, 422, 'The body is not valid JSON. Send {"prompt": "your question"}.'),
+        (b"", JSON, 422, "The body is not valid JSON."),
+        (b'{"history": []}', JSON, 422, "prompt: Field required"),
+        (b'{"prompt": ""}', JSON, 422, "prompt: Value error, prompt is empty or only whitespace"),
+        (b'{"prompt": "  \\n "}', JSON, 422, "prompt: Value error, prompt is empty or only whitespace"),
+        (b'{"prompt": 42}', JSON, 422, "prompt: Input should be a valid string"),
+        (b'{"prompt": null}', JSON, 422, "prompt: Input should be a valid string"),
+        (b'{"prompt": ["hi"]}', JSON, 422, "prompt: Input should be a valid string"),
+        (b'{"prompt": "hi", "history": "earlier"}', JSON, 422, "history: Input should be a valid list"),
         (
             b'{"prompt": "hi", "history": [{"role": "robot", "content": "x"}]}',
-            {"Content-Type": "application/json"},
+            JSON,
             422,
-            "history",
+            "history.0.role: Input should be",
         ),
-        (b'["prompt"]', {"Content-Type": "application/json"}, 422, "not valid"),
-        (json.dumps({"prompt": "x" * 300}).encode(), {"Content-Type": "application/json"}, 413, "too long"),
+        (b'{"prompt": "hi", "history": [{"role": "user"}]}', JSON, 422, "history.0.content: Field required"),
+        (b'{"prompt": "hi", "system": 3}', JSON, 422, "system: Input should be a valid string"),
+        (b'{"prompt": "hi", "temperature": "warm"}', JSON, 422, "temperature: Input should be a valid number"),
+        (b'{"prompt": "hi", "temperature": 9}', JSON, 422, "temperature: Input should be less than or equal to 2"),
+        (b'{"prompt": "hi", "max_tokens": 0}', JSON, 422, "max_tokens: Input should be greater than 0"),
+        (b'{"prompt": "hi", "colour": "blue"}', JSON, 422, "colour: Extra inputs are not permitted"),
+        (
+            b'{"prompt": "hi", "model": "openai:gpt-4o"}',
+            JSON,
+            422,
+            "This server does not offer the model 'openai:gpt-4o'. It offers: test.",
+        ),
+        (b'["prompt"]', JSON, 422, "body: Input should be a valid dictionary"),
+        (
+            json.dumps({"prompt": "x" * 201}).encode(),
+            JSON,
+            413,
+            "The prompt and history are too long (201 characters; the limit is 200).",
+        ),
         (
             json.dumps({"prompt": "hi", "history": [{"role": "user", "content": "y" * 300}]}).encode(),
-            {"Content-Type": "application/json"},
+            JSON,
             413,
-            "too long",
+            "The prompt and history are too long (302 characters; the limit is 200).",
         ),
-        (b"x" * 5_000_000, {"Content-Type": "application/json"}, 413, "too large"),
-        (b"prompt=hi", {"Content-Type": "application/x-www-form-urlencoded"}, 415, "JSON"),
-        (b'{"prompt": "hi"}', {"Content-Type": "text/plain"}, 415, "JSON"),
+        (b"x" * 5_000_000, JSON, 413, "The request is too large: prompt and history may have at most 200 characters."),
+        (
+            b"prompt=hi",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            "Send the request as JSON with 'Content-Type: application/json'.",
+        ),
+        (b'{"prompt": "hi"}', {"Content-Type": "text/plain"}, 415, "Send the request as JSON"),
+        (b'{"prompt": "hi"}', {}, 415, "Send the request as JSON"),
     ],
 )
 async def test_bad_requests_get_a_clear_status_and_the_next_request_works(
     content: bytes, headers: dict, status: int, words: str
 ) -> None:
-    with run_api(FakeStreamingChatModel(pieces=["ok"], rate=0), max_prompt_chars=200) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            bad = await client.post(f"{url}/ask", content=content, headers=headers)
-            good = await client.post(f"{url}/ask", json={"prompt": "hi"})
+    model = RecordingFake(pieces=["ok"], rate=0)
+    async with ask_in_process(model, max_prompt_chars=200) as client:
+        bad = await client.post("/ask", content=content, headers=headers)
+        good = await client.post("/ask", json={"prompt": "hi"})
     assert bad.status_code == status
     assert words in bad.json()["error"]
-    assert good.status_code == 200 and good.text == "ok"
+    assert len(model.calls) == 1, "a bad request reached the model"
+    assert (good.status_code, good.text) == (200, "ok")
+
+
+async def test_a_prompt_at_the_limit_is_accepted() -> None:
+    async with ask_in_process(EchoFake(rate=0), max_prompt_chars=200) as client:
+        response = await client.post("/ask", json={"prompt": "x" * 200})
+    assert (response.status_code, response.text) == (200, "x" * 200)
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "PATCH", "DELETE"])
+async def test_other_methods_get_405_and_are_told_to_post(method: str) -> None:
+    model = RecordingFake(pieces=["ok"], rate=0)
+    async with ask_in_process(model) as client:
+        response = await client.request(method, "/ask")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"  # the body's shape is being changed elsewhere: not asserted here
+    assert model.calls == []
 
 
 async def test_disconnect_stops_the_embedded_model(gguf_path: str) -> None:
@@ -207,23 +219,24 @@ async def test_disconnect_closes_the_upstream_request(fake_openai: FakeOpenAISer
                     if reads == 3:
                         break
             closed_at = time.monotonic()
-        while not fake_openai.times("closed", "slow"):
-            assert time.monotonic() - closed_at < 1.0, "the upstream request stayed open for more than 1 s"
-            await asyncio.sleep(0.01)
+        await wait_for(lambda: bool(fake_openai.times("closed", "slow")), limit=1.0)  # within 1 s
+        assert fake_openai.times("closed", "slow")[0] - closed_at < 1.0
 
 
 async def test_cors_preflight() -> None:
-    with run_api(FakeStreamingChatModel(pieces=["ok"], rate=0), cors_origins=["https://app.example.org"]) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
-            local = await client.options(f"{url}/ask", headers={"Origin": "http://localhost:5173", **preflight})
-            listed = await client.options(f"{url}/ask", headers={"Origin": "https://app.example.org", **preflight})
-            refused = await client.options(f"{url}/ask", headers={"Origin": "https://evil.example", **preflight})
+    model = FakeStreamingChatModel(pieces=["ok"], rate=0)
+    async with ask_in_process(model, cors_origins=["https://app.example.org"]) as client:
+        preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        local = await client.options("/ask", headers={"Origin": "http://localhost:5173", **preflight})
+        listed = await client.options("/ask", headers={"Origin": "https://app.example.org", **preflight})
+        refused = await client.options("/ask", headers={"Origin": "https://evil.example", **preflight})
+        answer = await client.post("/ask", json={"prompt": "hi"}, headers={"Origin": "http://127.0.0.1:3000"})
     assert local.status_code == 200
     assert local.headers["access-control-allow-origin"] == "http://localhost:5173"
     assert listed.headers["access-control-allow-origin"] == "https://app.example.org"
     assert refused.status_code == 400
     assert "access-control-allow-origin" not in refused.headers
+    assert answer.headers["access-control-allow-origin"] == "http://127.0.0.1:3000" and answer.text == "ok"
 
 
 async def test_concurrent_requests_stream_in_parallel() -> None:
@@ -250,24 +263,21 @@ async def test_concurrent_requests_stream_in_parallel() -> None:
 
 async def test_openai_answer_through_ask(fake_openai: FakeOpenAIServer) -> None:
     model = make_model("openai:ok", Settings(base_url=fake_openai.base_url))
-    with run_api(model) as url:
-        _, reads = await read_plain(url, {"prompt": "hi", "history": [{"role": "user", "content": "a"}]})
-    assert "".join(reads) == ANSWER
+    async with ask_in_process(model) as client:
+        response = await client.post("/ask", json={"prompt": "hi", "history": [{"role": "user", "content": "a"}]})
+    assert response.text == ANSWER
     sent = fake_openai.requests[-1]["messages"]
-    assert [m["role"] for m in sent] == ["system", "user", "user"]
+    assert [(m["role"], m["content"]) for m in sent[1:]] == [("user", "a"), ("user", "hi")]
+    assert sent[0]["role"] == "system" and sent[0]["content"] == Settings().system_prompt
 
 
 async def test_sse_says_how_many_earlier_messages_were_left_out() -> None:
     model = RecordingFake(pieces=["fits ", "now"], rate=0)
     history = [{"role": "user" if i % 2 == 0 else "assistant", "content": "word " * 400} for i in range(6)]
-    with run_api(model, context_tokens=1000, max_tokens=200) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(
-                f"{url}/ask",
-                json={"prompt": "the newest question", "history": history},
-                headers={"Accept": "text/event-stream"},
-            )
-            plain = await client.post(f"{url}/ask", json={"prompt": "the newest question", "history": history})
+    payload = {"prompt": "the newest question", "history": history}
+    async with ask_in_process(model, context_tokens=1000, max_tokens=200) as client:
+        response = await client.post("/ask", json=payload, headers={"Accept": "text/event-stream"})
+        plain = await client.post("/ask", json=payload)
     events = parse_sse(response.text)
     assert events[0][0] == "context"
     dropped = json.loads(events[0][1])["dropped_messages"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
 
-import httpx
 import pytest
 from nicegui.testing import User
 
@@ -14,45 +14,40 @@ from api.ask import ERROR_MARK
 from llm.embedded import EmbeddedChatModel
 from llm.factory import ModelRegistry, make_model
 from llm.settings import Settings
-from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.page import answers, send, serve, status_text, wait_for
-from tests.support.servers import ROOT, cli_env, free_port, run_api
+from tests.support.fake_openai import ANSWER, FAILURES, FakeOpenAIServer
+from tests.support.models import ask_in_process, parse_sse
+from tests.support.page import answers, error_text, send, serve, status_text, wait_for
+from tests.support.servers import ROOT, cli_env, free_port
 from ui.chat_page import register_pages
-
-# model name on the misbehaving server -> (words of the human sentence, text produced before the failure)
-CASES = {
-    "auth": ("refused the API key", ""),
-    "forbidden": ("denied access", ""),
-    "notfound": ("does not know this model", ""),
-    "ratelimit": ("Retry after 7 s", ""),
-    "error500": ("failed with an error (500)", ""),
-    "error503": ("failed with an error (503)", ""),
-    "hang": ("did not answer in time", ""),
-    "stall": ("stopped sending for too long", "Hello "),
-    "cut": ("broke off in the middle of the answer", "Streaming works: every "),
-    "malformed": ("malformed stream", "Hello "),
-}
 
 
 def settings_for(server: FakeOpenAIServer, name: str) -> Settings:
     return Settings(model=f"openai:{name}", base_url=server.base_url, idle_timeout=0.5)
 
 
-@pytest.mark.parametrize("name", CASES)
+def where(server: FakeOpenAIServer) -> str:
+    """How the app names the misbehaving server in its messages (`--base-url`)."""
+    return f"the server at {server.base_url}"
+
+
+@pytest.mark.parametrize("name", FAILURES)
 async def test_page_shows_the_failure_and_keeps_the_partial(
     user: User, fake_openai: FakeOpenAIServer, name: str
 ) -> None:
-    words, partial = CASES[name]
+    failure = FAILURES[name]
+    message = failure.message(where(fake_openai))
     settings = settings_for(fake_openai, name)
     register_pages(ModelRegistry(settings), settings)
     await user.open("/")
     send(user, "hello")
-    await user.should_see(words, retries=100)
-    assert answers(user)[-1] == partial
-    assert "Incomplete" in status_text(user)
+    await user.should_see(message, retries=100)
+    assert error_text(user) == message
+    assert answers(user)[-1] == failure.partial
+    assert status_text(user).startswith("Incomplete")
     await user.should_see("Send")
     await user.open("/")  # the failed turn is in the history, marked incomplete
-    await user.should_see(words)
+    await wait_for(lambda: error_text(user) == message)
+    assert answers(user) == [failure.partial] and status_text(user).startswith("Incomplete")
 
 
 async def test_connection_refused_in_the_page_names_the_url(user: User) -> None:
@@ -61,7 +56,9 @@ async def test_connection_refused_in_the_page_names_the_url(user: User) -> None:
     register_pages(ModelRegistry(settings), settings)
     await user.open("/")
     send(user, "hello")
-    await user.should_see(f"Could not connect to the server at {url}", retries=100)
+    message = f"Could not connect to the server at {url}. Check that the server is running and the URL is right."
+    await user.should_see(message, retries=100)
+    assert error_text(user) == message and answers(user) == [""]
 
 
 async def test_one_failing_tab_does_not_disturb_another(create_user, fake_openai: FakeOpenAIServer) -> None:  # type: ignore[no-untyped-def]
@@ -74,37 +71,45 @@ async def test_one_failing_tab_does_not_disturb_another(create_user, fake_openai
     broken.find("openai:cut").click()
     send(broken, "fail please")
     send(fine, "work please")
-    await broken.should_see("broke off", retries=100)
-    await wait_for(lambda: bool(answers(fine)) and answers(fine)[-1].endswith("the very end."))
+    cut = FAILURES["cut"]
+    await wait_for(lambda: error_text(broken) == cut.message(where(fake_openai)))
+    assert answers(broken) == [cut.partial]
+    await wait_for(lambda: answers(fine) == [ANSWER] and status_text(fine) != "")
+    assert error_text(fine) == "" and not status_text(fine).startswith("Incomplete")
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", FAILURES)
 def test_cli_prints_one_line_and_exits_1(fake_openai: FakeOpenAIServer, name: str) -> None:
-    words, partial = CASES[name]
+    failure = FAILURES[name]
     result = subprocess.run(
         [sys.executable, str(ROOT / "main.py"), "ask", "--model", f"openai:{name}", "--base-url", fake_openai.base_url,
          "--idle-timeout", "0.5", "hello"],
         capture_output=True, text=True, env=cli_env(), timeout=60,
     )  # fmt: skip
     assert result.returncode == 1
-    assert result.stdout == (partial + "\n" if partial else "")
-    assert result.stderr.startswith("error: ") and words in result.stderr
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == (failure.partial + "\n" if failure.partial else "")
+    assert result.stderr == f"error: {failure.message(where(fake_openai))}\n"
 
 
-@pytest.mark.parametrize("name", CASES)
-async def test_ask_endpoint_reports_every_case(fake_openai: FakeOpenAIServer, name: str) -> None:
-    words, partial = CASES[name]
-    with run_api(make_model(f"openai:{name}", settings_for(fake_openai, name))) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{url}/ask", json={"prompt": "hi"})
-            after = await client.post(f"{url}/ask", content=b"{}", headers={"Content-Type": "application/json"})
-    if partial:
-        assert response.status_code == 200
-        assert response.text.startswith(partial + ERROR_MARK) and words in response.text
+@pytest.mark.parametrize("name", FAILURES)
+@pytest.mark.parametrize("accept", ["text/plain", "text/event-stream"])
+async def test_ask_endpoint_reports_every_case(fake_openai: FakeOpenAIServer, name: str, accept: str) -> None:
+    failure = FAILURES[name]
+    message = failure.message(where(fake_openai))
+    model = make_model(f"openai:{name}", settings_for(fake_openai, name))
+    async with ask_in_process(model, f"openai:{name}", base_url=fake_openai.base_url) as client:
+        response = await client.post("/ask", json={"prompt": "hi"}, headers={"Accept": accept})
+        after = await client.post("/ask", content=b"{}", headers={"Content-Type": "application/json"})
+    assert response.status_code == failure.status
+    if accept == "text/event-stream":
+        events = parse_sse(response.text)
+        texts = [data for event, data in events if event == "message"]
+        assert "".join(texts) == failure.partial
+        assert events[-1] == ("error", json.dumps({"error": message}))
+    elif failure.partial:
+        assert response.text == failure.partial + ERROR_MARK + message + "\n"
     else:
-        assert response.status_code in {401, 429, 502, 504}
-        assert words in response.json()["error"]
+        assert response.json() == {"error": message}
     assert after.status_code == 422  # still serving
 
 

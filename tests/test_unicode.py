@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from nicegui.testing import User
 
-from tests.support.models import EchoFake
+from tests.support.models import EchoFake, ask_in_process, parse_sse
 from tests.support.page import answers, prompts, send, serve, wait_for
-from tests.support.servers import run_api
+
+JSON = {"Content-Type": "application/json"}
 
 TEXTS = {
     "rtl": "שלום עולם مرحبا بالعالم",
@@ -23,26 +23,31 @@ TEXTS = {
 @pytest.mark.parametrize("name", TEXTS)
 async def test_ask_round_trips_unicode(name: str) -> None:
     text = TEXTS[name]
-    with run_api(EchoFake(rate=0)) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(f"{url}/ask", json={"prompt": text})
-    assert response.status_code == 200
-    assert response.text == text
+    async with ask_in_process(EchoFake(rate=0)) as client:
+        plain = await client.post("/ask", json={"prompt": text})
+        sse = await client.post("/ask", json={"prompt": text}, headers={"Accept": "text/event-stream"})
+    assert plain.status_code == 200
+    assert plain.text == text
+    assert "".join(data for event, data in parse_sse(sse.text) if event == "message") == text
 
 
 async def test_lone_surrogates_are_rejected_cleanly() -> None:
-    with run_api(EchoFake(rate=0)) as url:
-        async with httpx.AsyncClient(timeout=30) as client:
-            bad = await client.post(
-                f"{url}/ask", content=b'{"prompt": "\\ud800 broken"}', headers={"Content-Type": "application/json"}
-            )
-            bad_bytes = await client.post(
-                f"{url}/ask", content=b'{"prompt": "\xff\xfe"}', headers={"Content-Type": "application/json"}
-            )
-            good = await client.post(f"{url}/ask", json={"prompt": "still fine"})
-    assert bad.status_code == 422 and "invalid Unicode" in bad.json()["error"]
-    assert bad_bytes.status_code == 422 and "not valid JSON" in bad_bytes.json()["error"]
+    model = EchoFake(rate=0)
+    async with ask_in_process(model) as client:
+        bad = await client.post("/ask", content=b'{"prompt": "\\ud800 broken"}', headers=JSON)
+        bad_history = await client.post(
+            "/ask", content=b'{"prompt": "hi", "history": [{"role": "user", "content": "\\udfff"}]}', headers=JSON
+        )
+        bad_bytes = await client.post("/ask", content=b'{"prompt": "\xff\xfe"}', headers=JSON)
+        good = await client.post("/ask", json={"prompt": "still fine"})
+    assert bad.status_code == 422
+    assert "prompt: Value error, contains invalid Unicode (a lone surrogate)" in bad.json()["error"]
+    assert bad_history.status_code == 422
+    assert "history.0.content: Value error, contains invalid Unicode" in bad_history.json()["error"]
+    assert bad_bytes.status_code == 422
+    assert bad_bytes.json()["error"] == 'The body is not valid JSON. Send {"prompt": "your question"}.'
     assert good.text == "still fine"
+    assert len(model.calls) == 1  # only the good one reached the model
 
 
 @pytest.mark.parametrize("name", ["rtl", "combining", "emoji", "nul"])

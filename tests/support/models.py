@@ -138,9 +138,10 @@ class HeldFake(RecordingFake):
 
 
 @contextlib.asynccontextmanager
-async def ask_in_process(model: BaseChatModel, **options: Any) -> AsyncIterator[httpx.AsyncClient]:
+async def ask_in_process(model: BaseChatModel, spec: str = "test", **options: Any) -> AsyncIterator[httpx.AsyncClient]:
     """`POST /ask` for `model` as `run_api` serves it, but in this process and event loop (no socket).
 
+    `model` is offered as `spec` (which names the provider in error messages); `options` are settings.
     httpx's ASGI transport hands over a response once it is complete: use it for whole answers,
     statuses and bodies; streaming and disconnects need `run_api`'s real socket.
     """
@@ -151,8 +152,24 @@ async def ask_in_process(model: BaseChatModel, **options: Any) -> AsyncIterator[
 
     app = FastAPI()
     cors_origins = options.pop("cors_origins", ())
-    settings = Settings(model="test", **options)
-    register_api(app, ModelRegistry(settings, preset={"test": model}), settings, cors_origins)
+    settings = Settings(model=spec, **options)
+    register_api(app, ModelRegistry(settings, preset={spec: model}), settings, cors_origins)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=30) as client:
         yield client
+
+
+def parse_sse(body: str) -> list[tuple[str, str]]:
+    """The (event, data) pairs of a Server-Sent Events body, as a browser's EventSource reads them."""
+    events = []
+    for block in body.split("\n\n"):
+        if not block.strip():
+            continue
+        event, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+        events.append((event, "\n".join(data)))
+    return events
