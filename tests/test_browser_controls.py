@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.browser import LAST_STATUS, PROMPT, ask, poll
 from tests.support.servers import free_port, rivulet_process
 
@@ -22,10 +20,6 @@ CONNECT_ERRORS = (
 )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 12: the browser's late echo of clearing the input wipes the prompt given back by a fast failure",
-)
 async def test_prompt_returned_after_a_failure_can_be_sent_again(browser: Any, tmp_path: Path) -> None:
     nothing_listens = free_port()
     args = ("--model", "openai:x", "--base-url", f"http://127.0.0.1:{nothing_listens}/v1")

@@ -129,12 +129,12 @@ class ChatPage:
                 else:
                     self._answer_view(message, index)
         if job := self.running_job:
-            self._follow(job)
+            self._add_live_view(job)
         self._update_controls()
         self._render_conversation_list()
         self.scroll.jump_to_end()
 
-    def _follow(self, job: AnswerJob) -> None:
+    def _add_live_view(self, job: AnswerJob) -> None:
         with self.messages:
             view = AnswerView(on_update=self._on_view_update)
         self.views.append(view)
@@ -234,7 +234,7 @@ class ChatPage:
             )
             return
         if self._start(prompt):
-            self.input.value = ""
+            self.composer.clear()
 
     def _start(self, prompt: str, *, add_user: bool = True, alternatives: list[str] | None = None) -> bool:
         prefs = self.prefs
@@ -274,7 +274,7 @@ class ChatPage:
         if add_user:
             with self.messages:
                 self._user_row(self.conversation.messages[-1], len(self.conversation.messages) - 1)
-        self._follow(job)
+        self._add_live_view(job)
         self._update_controls()
         if len(self.conversation.messages) == 1:
             self._render_conversation_list()  # a new conversation got its title

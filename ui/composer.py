@@ -20,6 +20,7 @@ class Composer:
         self.limit = limit
         self._last_prompt = last_prompt
         self.shows_stop = False
+        self._empty: str | None = ""  # the empty value the browser's copy of the input holds ("" at first)
         with ui.row().classes("w-full max-w-3xl mx-auto no-wrap items-start px-3 py-2 gap-2"):
             self.input = (
                 ui.textarea(
@@ -38,6 +39,16 @@ class Composer:
                 .on_value_change(self._show_counter_near_limit)
             )
             self.button = ui.button("Send", icon="send", on_click=toggle).classes("mt-1").mark("send")
+
+    def clear(self) -> None:
+        """Empty the input after a send.
+
+        Writing the empty value the browser's copy already holds makes NiceGUI's input echo it
+        back, and a late echo would wipe a prompt given back meanwhile (a provider that fails at
+        once): alternating "" and None makes every clear a real change, so nothing echoes.
+        """
+        self._empty = None if self._empty == "" else ""
+        self.input.value = self._empty
 
     def show_stop(self, stop: bool) -> None:
         """Send while idle, Stop while an answer of this conversation streams."""
