@@ -312,6 +312,40 @@ def report(args: argparse.Namespace, result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- for the page benchmark's EMB workload (bench/page/embedded.py) ------------------------------------------------
+def load_raw_llama() -> EmbeddedChatModel:
+    """The engine the page benchmark's "raw" rows use (no system prompt, as the pages there are run)."""
+    model = model_for(2, 256)
+    model.engine.start()
+    return model
+
+
+async def raw_answer(
+    model: EmbeddedChatModel,
+    prompt: str,
+    *,
+    max_tokens: int,
+    timeout: float,  # noqa: ASYNC109 - a timed-out answer is a record (timed_out), not an exception
+) -> dict[str, Any]:
+    """One raw-engine answer: ttfc_s, chunks, chars, chunks_per_s, total_s, timed_out, text."""
+    sized = model.model_copy(update={"max_tokens": max_tokens})
+    timed_out = False
+    try:
+        figures = await asyncio.wait_for(raw_run(sized, prompt, system=None), timeout)
+    except TimeoutError:
+        timed_out, figures = True, {"first_chunk_s": None, "total_s": timeout, "chunks": 0, "text": ""}
+    return {
+        "kind": "raw",
+        "ttfc_s": figures["first_chunk_s"],
+        "chunks": figures["chunks"],
+        "chars": len(figures["text"] or ""),
+        "chunks_per_s": figures.get("chunks_per_s"),
+        "total_s": figures["total_s"],
+        "timed_out": timed_out,
+        "text": figures["text"] or "",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=3)
@@ -330,31 +364,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-# -- for the page benchmark's EMB workload (bench/page/embedded.py): the raw engine, from synchronous code -----
-def load_raw_llama() -> EmbeddedChatModel:
-    """The engine the page benchmark's "raw" rows use (no system prompt, as the pages there are run)."""
-    model = model_for(2, 256)
-    model.engine.start()
-    return model
-
-
-def raw_run_sync(model: EmbeddedChatModel, prompt: str, *, max_tokens: int, timeout: float) -> dict[str, Any]:
-    """One raw-engine answer: ttfc_s, chunks, chars, chunks_per_s, total_s, timed_out, text."""
-    sized = model.model_copy(update={"max_tokens": max_tokens})
-    timed_out = False
-    try:
-        figures = asyncio.run(asyncio.wait_for(raw_run(sized, prompt, system=None), timeout))
-    except TimeoutError:
-        timed_out, figures = True, {"first_chunk_s": None, "total_s": timeout, "chunks": 0, "text": ""}
-    return {
-        "kind": "raw",
-        "ttfc_s": figures["first_chunk_s"],
-        "chunks": figures["chunks"],
-        "chars": len(figures["text"] or ""),
-        "chunks_per_s": figures.get("chunks_per_s"),
-        "total_s": figures["total_s"],
-        "timed_out": timed_out,
-        "text": figures["text"] or "",
-    }

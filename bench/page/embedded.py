@@ -24,8 +24,7 @@ RATE_RE = re.compile(r"([\d.]+) (chunks|tokens)/s")
 
 async def run_embedded(pw: Any, args: argparse.Namespace, apps: list[str]) -> list[dict[str, Any]]:
     """Alternating per repetition: the raw engine's answer, then the same prompt through each app's page."""
-    from bench.embedded_bench import load_raw_llama
-    from bench.embedded_bench import raw_run_sync as raw_run
+    from bench.embedded_bench import load_raw_llama, raw_answer
 
     run_id = f"EMB-{int(time.time())}"
     rundir = RAW / run_id
@@ -36,7 +35,7 @@ async def run_embedded(pw: Any, args: argparse.Namespace, apps: list[str]) -> li
         servers = {app: stack.enter_context(app_server(app, "local", rundir)) for app in apps}
         async with Browser(pw) as browser:
             # warm-ups: raw, then one answer per app (loads each server's model)
-            warm = raw_run(llama, MOBY_PROMPT, max_tokens=EMB_MAX_TOKENS, timeout=args.emb_timeout)
+            warm = await raw_answer(llama, MOBY_PROMPT, max_tokens=EMB_MAX_TOKENS, timeout=args.emb_timeout)
             # greedy decoding: the pages get the same answer; its last letters mark the end in the DOM
             letters = re.sub(r"[^A-Za-z]", "", warm["text"])
             end_tail = letters[-20:] if len(letters) >= 20 and not warm["timed_out"] else None
@@ -63,7 +62,7 @@ async def run_embedded(pw: Any, args: argparse.Namespace, apps: list[str]) -> li
                     print(f"    EMB budget of {args.emb_budget:g} s used up after {rep - 1} reps", flush=True)
                     break
                 load = ForeignLoad()
-                raw = raw_run(llama, MOBY_PROMPT, max_tokens=EMB_MAX_TOKENS, timeout=args.emb_timeout)
+                raw = await raw_answer(llama, MOBY_PROMPT, max_tokens=EMB_MAX_TOKENS, timeout=args.emb_timeout)
                 raw["background"] = load.stop()
                 raw_text = raw.pop("text")
                 rec = {**raw, "kind": "embedded", "app": "raw", "rep": rep}
