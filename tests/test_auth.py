@@ -12,30 +12,40 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+import api.auth
 from api.auth import AuthDecision, FailureLimiter, PasswordCheck, decide, is_loopback
 from api.settings import ServerSettings
 from llm.errors import ConfigError
+from llm.fake import demo_words
+from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.page import wait_for
 from tests.support.servers import MAIN, cli_env, free_port, run_main, wait_http
 
 PASSWORD = "canary-Pa55word-7f3a9c"
 FAKE = "fake:chunks=5,rate=0"
+ANSWER = "".join(demo_words(5))  # what FAKE answers
 
 
 @contextlib.contextmanager
-def protected_server(folder: Path, password: str = PASSWORD) -> Iterator[str]:
-    """`main.py` with RIVULET_PASSWORD on a free 127.0.0.1 port; stdout and stderr go to `folder/server.log`."""
+def protected_server(folder: Path, password: str = PASSWORD, *args: str) -> Iterator[str]:
+    """`main.py` with RIVULET_PASSWORD on a free 127.0.0.1 port; stdout and stderr go to `folder/server.log`.
+
+    `args` are more command-line arguments (`--model FAKE` unless they name a model).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = cli_env(RIVULET_DATA_DIR=str(folder / "data"), RIVULET_PASSWORD=password)
+    model = [] if "--model" in args else ["--model", FAKE]
     with open(folder / "server.log", "w") as log:
         proc = subprocess.Popen(
-            [sys.executable, MAIN, "--model", FAKE, "--port", str(port)],
+            [sys.executable, MAIN, *model, *args, "--port", str(port)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -129,15 +139,20 @@ def test_no_password_flag() -> None:
     assert "--no-auth" in run_main("serve", "--help").stdout
 
 
-def test_failure_limiter_window() -> None:
-    limiter = FailureLimiter(limit=3, window=0.5)
+def test_failure_limiter_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(api.auth, "time", SimpleNamespace(monotonic=lambda: now[0]))  # the limiter's clock only
+    limiter = FailureLimiter(limit=3, window=10)
     for _ in range(2):
         limiter.failed("10.0.0.1")
     assert limiter.wait("10.0.0.1") == 0
+    now[0] += 2.5
     limiter.failed("10.0.0.1")
-    assert limiter.wait("10.0.0.1") == 1  # rounded up to whole seconds
+    assert limiter.wait("10.0.0.1") == 8  # until the first of the three is 10 s old, rounded up: 7.5 -> 8
     assert limiter.wait("10.0.0.2") == 0  # per address
-    time.sleep(0.6)
+    now[0] += 7.4
+    assert limiter.wait("10.0.0.1") == 1  # never 0 while it still waits
+    now[0] += 0.2
     assert limiter.wait("10.0.0.1") == 0  # the window passed
     for _ in range(3):
         limiter.failed("10.0.0.1")
@@ -158,7 +173,7 @@ def test_password_check_is_exact_and_accepts_utf8_bytes() -> None:
 def test_pages_redirect_to_login_and_assets_stay_reachable(server: str) -> None:
     for path in ("/", "/some/page", "/logout"):
         response = httpx.get(server + path)
-        assert response.status_code in {302, 303, 307} and response.headers["location"] == "/login", path
+        assert response.status_code == 307 and response.headers["location"] == "/login", path
     login = httpx.get(f"{server}/login")
     assert login.status_code == 200 and "<title>Rivulet: log in</title>" in login.text
     assert PASSWORD not in login.text
@@ -182,7 +197,7 @@ def test_ask_needs_the_bearer_token(server: str) -> None:
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/plain; charset=utf-8"
         reads = list(response.iter_text())
-    assert len("".join(reads).split()) == 5
+    assert "".join(reads) == ANSWER
 
 
 def test_cors_still_works_with_auth(server: str) -> None:
@@ -200,8 +215,10 @@ def test_cors_still_works_with_auth(server: str) -> None:
 
 def test_ask_url_uses_rivulet_password(server: str) -> None:
     result = run_main("ask", "--url", server, "hi", RIVULET_PASSWORD=PASSWORD)
-    assert result.returncode == 0 and len(result.stdout.split()) == 5
-    assert PASSWORD not in result.stderr
+    assert (result.returncode, result.stdout, result.stderr) == (0, ANSWER + "\n", "")
+    wrong = run_main("ask", "--url", server, "hi", RIVULET_PASSWORD="not-the-password")
+    assert (wrong.returncode, wrong.stdout) == (1, "")
+    assert wrong.stderr == "error: Wrong password in the bearer token.\n"
 
 
 async def test_login_page_flow(server: str, browser: Any) -> None:
@@ -245,20 +262,75 @@ async def test_wrong_passwords_are_rate_limited(tmp_path: Path, browser: Any) ->
         assert blocked.status_code == 429 and "Too many" in blocked.json()["error"]
         assert 1 <= int(blocked.headers["retry-after"]) <= 60
         assert ask(url, PASSWORD).status_code == 429  # even the right password waits
-        await log_in(page, PASSWORD)
-        await page.wait_for_timeout(300)
-        assert page.url == f"{url}/login" and "wait" in await page.get_by_role("alert").inner_text()
+        from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+        # And in the page: each try is refused anew, so the wait it shows counts down. Once it has changed,
+        # the server has handled the right password (and every try before it) without logging in.
+        alert = page.get_by_role("alert")
+        refused = await alert.inner_text()
+        deadline = time.monotonic() + 10
+        while (await alert.inner_text()) == refused:
+            assert time.monotonic() < deadline, "the page did not answer the right password while blocked"
+            await log_in(page, PASSWORD)
+            with contextlib.suppress(PlaywrightTimeout):
+                changed = "text => document.querySelector('[role=alert]').innerText !== text"
+                await page.wait_for_function(changed, arg=refused, timeout=250)
+        assert page.url == f"{url}/login"
+        assert re.fullmatch(r"Too many wrong passwords: wait \d+ s before trying again\.", await alert.inner_text())
     log = (tmp_path / "server.log").read_text()
-    assert "wrong passwords from 127.0.0.1" in log and PASSWORD not in log
+    assert "5 wrong passwords from 127.0.0.1: refusing it for up to 60 s." in log and PASSWORD not in log
 
 
-def test_the_password_never_leaks(server: str, server_dir: Path) -> None:
-    """Runs last in this module: the server's output and everything it stored."""
-    assert ask(server, PASSWORD).status_code == 200
-    time.sleep(1.5)  # let NiceGUI write its storage files
-    log = (server_dir / "server.log").read_text()
+async def test_the_password_never_leaks(tmp_path: Path, browser: Any) -> None:
+    """Wrong and right passwords in the page and the API: not in the server's output nor in anything it stored."""
+    prompt = "Is the password anywhere?"
+    with protected_server(tmp_path) as url:
+        assert ask(url, "wrong-" + PASSWORD).status_code == 401
+        assert ask(url, PASSWORD).status_code == 200
+        page = await browser.new_page()
+        await page.goto(f"{url}/login")
+        await page.wait_for_selector("input[type=password]")
+        await log_in(page, PASSWORD[::-1])
+        await page.get_by_text("Wrong password.").wait_for()
+        await log_in(page, PASSWORD)
+        await page.wait_for_url(f"{url}/")
+        await page.fill(".prompt textarea", prompt)
+        await page.press(".prompt textarea", "Enter")
+        await page.locator(".answer-status", has_text="5 chunks").wait_for()
+        assert PASSWORD not in await page.content()
+        storage = tmp_path / "data" / "storage"
+
+        def saved() -> bool:  # NiceGUI writes its storage files a moment after a change
+            files = list(storage.glob("storage-user-*.json"))
+            return any(ANSWER in path.read_text() for path in files)
+
+        await wait_for(saved)
+    log = (tmp_path / "server.log").read_text()
     assert "Rivulet: http://127.0.0.1:" in log and PASSWORD not in log
-    stored = [path for path in (server_dir / "data").rglob("*") if path.is_file()]
-    assert any("storage" in str(path) for path in stored)
+    stored = [path for path in (tmp_path / "data").rglob("*") if path.is_file()]
+    assert any(prompt in path.read_text(errors="replace") for path in stored)
     for path in stored:
         assert PASSWORD not in path.read_text(errors="replace"), path
+        assert PASSWORD[::-1] not in path.read_text(errors="replace"), path
+
+
+async def test_a_client_that_goes_away_still_cancels_the_model_with_a_password(
+    tmp_path: Path, fake_openai: FakeOpenAIServer
+) -> None:
+    """The auth middleware must not hold a streaming answer: a disconnect reaches the provider at once."""
+    with protected_server(tmp_path, PASSWORD, "--model", "openai:slow", "--base-url", fake_openai.base_url) as url:
+        async with httpx.AsyncClient(timeout=30) as client:
+            headers = {"Authorization": f"Bearer {PASSWORD}"}
+            async with client.stream("POST", f"{url}/ask", json={"prompt": "hi"}, headers=headers) as response:
+                assert response.status_code == 200
+                received = ""
+                async for text in response.aiter_text():
+                    received += text
+                    if received.count(" ") >= 3:  # three of the slow model's chunks, one every 0.1 s
+                        break
+            closed_at = time.monotonic()
+        assert received.startswith("w0 w1 w2 ")
+        await wait_for(lambda: bool(fake_openai.times("closed", "slow")), limit=1.0)
+        assert fake_openai.times("closed", "slow")[0] - closed_at < 1.0
+        assert fake_openai.times("request", "slow") == fake_openai.times("request")  # one answer, not retried
+        assert len(fake_openai.times("request")) == 1
