@@ -43,13 +43,13 @@ async def test_element_updates_are_bounded_by_flushes(user: User, monkeypatch: p
         original_enqueue(element)  # type: ignore[arg-type]
 
     views: list[AnswerView] = []
-    original_follow = AnswerView.follow
+    original_show_live = AnswerView.show_live
 
-    def tracking_follow(self: AnswerView, job: object) -> None:
+    def tracking_show_live(self: AnswerView, job: object) -> None:
         views.append(self)
-        original_follow(self, job)  # type: ignore[arg-type]
+        original_show_live(self, job)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(AnswerView, "follow", tracking_follow)
+    monkeypatch.setattr(AnswerView, "show_live", tracking_show_live)
 
     monkeypatch.setattr(outbox, "enqueue_update", counting_enqueue)
     send(user, "long")

@@ -100,7 +100,7 @@ class AnswerView:
                     self.actions = ui.row().classes("gap-0 answer-actions")
 
     # -- filling ----------------------------------------------------------------------
-    def follow(self, job: AnswerJob) -> None:
+    def show_live(self, job: AnswerJob) -> None:
         """Show `job` live until it ends."""
         self.job = job
         job.attach(self)

@@ -23,7 +23,7 @@ from ui.transfer import export_json, export_markdown, open_import
 from ui.widgets import icon_button
 
 
-class ChatApp:
+class PageServices:
     """What every page of this process shares: settings, models, the running answers, the live conversations."""
 
     def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
@@ -36,7 +36,7 @@ class ChatApp:
 class ChatPage:
     """The conversation view and controls of one tab."""
 
-    def __init__(self, chat: ChatApp, client: Client) -> None:
+    def __init__(self, chat: PageServices, client: Client) -> None:
         self.chat = chat
         self.settings = chat.settings
         self.client = client
@@ -138,7 +138,7 @@ class ChatPage:
         with self.messages:
             view = AnswerView(on_update=self._on_view_update)
         self.views.append(view)
-        view.follow(job)
+        view.show_live(job)
 
     def _user_row(self, message: Message, index: int) -> None:
         with ui.row().classes("w-full justify-end items-start no-wrap gap-1 user-row"):
@@ -427,9 +427,9 @@ class ChatPage:
                 job.cancel()
 
 
-def register_pages(registry: ModelRegistry, settings: Settings) -> ChatApp:
+def register_pages(registry: ModelRegistry, settings: Settings) -> PageServices:
     """Register the chat page at `/`."""
-    chat = ChatApp(registry, settings)
+    chat = PageServices(registry, settings)
 
     @ui.page("/", language="en-US")
     def index(client: Client) -> None:

@@ -12,10 +12,10 @@ from nicegui.testing import User
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
-from ui.chat_page import ChatApp, register_pages
+from ui.chat_page import PageServices, register_pages
 
 
-def serve(model: BaseChatModel | None = None, **options: object) -> ChatApp:
+def serve(model: BaseChatModel | None = None, **options: object) -> PageServices:
     """Register the chat page answering with `model` (else the settings' spec); returns what its pages share."""
     settings = Settings(model="test", **options) if model is not None else Settings(**options)
     registry = ModelRegistry(settings, preset={"test": model} if model is not None else None)
