@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
 from nicegui import events, ui
 
 from ui.widgets import icon_button
+
+#: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing.
+SETTLE_SECONDS = 0.5
 
 
 class Autoscroll:
@@ -13,6 +18,7 @@ class Autoscroll:
     def __init__(self) -> None:
         self.sticks_to_end = True
         self._last_position = 0.0
+        self._scrolled_up_at = 0.0
         self.area = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
         self.jump = (
             icon_button("south", "Jump to the latest text", self.jump_to_end, "round color=primary")
@@ -24,18 +30,25 @@ class Autoscroll:
     def keep_up(self) -> None:
         """New text arrived: scroll to it unless the reader scrolled away."""
         if self.sticks_to_end:
-            self.area.scroll_to(percent=1.0)
+            self._scroll_to_end()
 
     def jump_to_end(self) -> None:
         self.sticks_to_end = True
         self.jump.set_visibility(False)
+        self._scroll_to_end()
+
+    def _scroll_to_end(self) -> None:
         self.area.scroll_to(percent=1.0)
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
         at_end = event.vertical_percentage >= 0.99 or event.vertical_size <= event.vertical_container_size
         if at_end:
-            self.sticks_to_end = True
+            # A scroll to the end sent just before the reader scrolled up lands after it and reports
+            # "at the end" too: only an end reached a little later means the reader came back.
+            if time.monotonic() - self._scrolled_up_at > SETTLE_SECONDS:
+                self.sticks_to_end = True
         elif event.vertical_position < self._last_position - 2:
             self.sticks_to_end = False  # the reader scrolled up: stop following until they come back
+            self._scrolled_up_at = time.monotonic()
         self._last_position = event.vertical_position
         self.jump.set_visibility(not self.sticks_to_end)

@@ -29,13 +29,27 @@ PAGE_CSS = """
 @media (hover: none), (max-width: 600px) { .user-actions { opacity: 1; } }
 .answer-actions { flex-wrap: nowrap; }
 .answer-status { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.answer-status.incomplete { color: var(--q-warning); font-weight: 600; }
-.answer-status.failed { color: var(--q-negative); font-weight: 600; }
 /* A huge paste scrolls inside the input instead of pushing the conversation away. */
 .prompt textarea { max-height: 40vh; overflow-y: auto !important; }
-.session-line { min-height: 1rem; }
-.body--dark .app-header { background: #1f2937 !important; }
+.session-line { min-height: 1.25rem; }  /* the same height empty or not: the input does not jump */
 /* Before a file is chosen the uploader's header would say "0.0B / 0.00%". */
 .import-file .q-uploader__subtitle { display: none; }
-:focus-visible { outline: 2px solid var(--q-primary); outline-offset: 2px; }
+.conversation-item .q-btn__content { overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+  display: block; }
+@media (hover: none), (max-width: 600px) {
+  .code-block { padding-top: 2rem; }  /* the copy button sits above the code, not on it */
+  .code-block .code-copy { opacity: 1; }
+}
+/* Quasar's utility classes are !important inside a cascade layer; these must win over them. */
+@layer overrides {
+  .answer-status.incomplete { color: #b45309 !important; font-weight: 600; }
+  .body--dark .answer-status.incomplete { color: #fbbf24 !important; }
+  .answer-status.failed { color: var(--q-negative) !important; font-weight: 600; }
+  .body--dark .app-header { background: #1f2937 !important; }
+  .answer-status, .session-line, .empty-hint { color: #616161 !important; }
+  .body--dark .answer-status:not(.incomplete):not(.failed), .body--dark .session-line,
+  .body--dark .empty-hint { color: #bdbdbd !important; }
+  :focus-visible { outline: 2px solid var(--q-primary) !important; outline-offset: 2px; }
+  .body--dark :focus-visible { outline-color: #93c5fd !important; }
+}
 """
