@@ -10,7 +10,7 @@ from llm.factory import ModelRegistry
 from llm.settings import Settings
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.models import RecordingFake, ScriptedFake
-from tests.support.page import answers, prompts, send, serve, status_text, textarea, wait_for
+from tests.support.page import answers, press_escape, prompts, send, serve, status_text, textarea, wait_for
 from ui.chat_page import register_pages
 
 
@@ -138,25 +138,12 @@ async def test_delete_turn(user: User) -> None:
     assert prompts(user) == ["second"]
 
 
-ESCAPE = {
-    "action": "keydown",
-    "repeat": False,
-    "altKey": False,
-    "ctrlKey": False,
-    "metaKey": False,
-    "shiftKey": False,
-    "key": "Escape",
-    "code": "Escape",
-    "location": 0,
-}
-
-
 async def test_keyboard_escape_stops_and_up_recalls(user: User) -> None:
     serve(RecordingFake(chunks=500, rate=40))
     await user.open("/")
     send(user, "keyboard prompt")
     await wait_for(lambda: bool(answers(user)) and len(answers(user)[-1].split()) >= 3)
-    user.find(marker="keys").trigger("key", ESCAPE)  # Esc anywhere on the page, no drawer open: stop
+    press_escape(user)  # Esc anywhere on the page, no drawer open: stop
     await wait_for(lambda: "Stopped" in status_text(user))
     user.find(marker="prompt").trigger("keydown.up")
     await wait_for(lambda: textarea(user).value == "keyboard prompt")

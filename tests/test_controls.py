@@ -7,26 +7,9 @@ from nicegui.testing import User
 
 from llm.conversation import Conversation, Message
 from tests.support.models import RecordingFake, ScriptedFake
-from tests.support.page import answers, prompts, send, serve, status_text, textarea, wait_for
+from tests.support.page import answers, press_escape, prompts, send, serve, status_text, textarea, wait_for
 from tests.support.servers import run_main
 from ui.transfer import read_export
-
-ESCAPE = {
-    "action": "keydown",
-    "repeat": False,
-    "altKey": False,
-    "ctrlKey": False,
-    "metaKey": False,
-    "shiftKey": False,
-    "key": "Escape",
-    "code": "Escape",
-    "location": 0,
-}
-
-
-def press_escape(user: User) -> None:
-    """Esc with the focus anywhere on the page (NiceGUI's page-wide keyboard element)."""
-    user.find(marker="keys").trigger("key", ESCAPE)
 
 
 def drawer_open(user: User) -> bool:

@@ -271,7 +271,8 @@ def _no_echo_redis_dict() -> type:
     publishes when they come back. Two saves in quick succession (a prompt, then a fast answer) then lose
     the second: the echo of the first reverts the data before the second is written. Here a process saves
     only changes made in it, and its listener skips the payloads it published itself.
-    NiceGUI's minor version is pinned for this (requirements.txt); `tests/test_storage.py` checks the parts used.
+    NiceGUI's minor version is pinned for this (requirements.txt); `tests/test_nicegui_internals.py`
+    checks the parts used.
     """
     from nicegui import background_tasks
     from nicegui.persistence import RedisPersistentDict

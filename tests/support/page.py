@@ -69,3 +69,22 @@ def prompts(user: User) -> list[str]:
 
 def textarea(user: User) -> ui.textarea:
     return next(iter(user.find(marker="prompt").elements))  # type: ignore[return-value]
+
+
+#: A keydown of Esc as NiceGUI's page-wide keyboard element reports it.
+ESCAPE = {
+    "action": "keydown",
+    "repeat": False,
+    "altKey": False,
+    "ctrlKey": False,
+    "metaKey": False,
+    "shiftKey": False,
+    "key": "Escape",
+    "code": "Escape",
+    "location": 0,
+}
+
+
+def press_escape(user: User) -> None:
+    """Esc with the focus anywhere on the page (the page's `ui.keyboard`, marked "keys")."""
+    user.find(marker="keys").trigger("key", ESCAPE)
