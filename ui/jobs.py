@@ -65,7 +65,7 @@ class AnswerJob:
         self._request: AnswerRequest | None = request
         self._keep = True  # False once the conversation is deleted: its answer is not saved
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
-        self.task.add_done_callback(self._ended_before_running)
+        self.task.add_done_callback(self._ended)  # the one place an answer is saved
 
     @property
     def done(self) -> bool:
@@ -95,22 +95,18 @@ class AnswerJob:
             ):
                 self.parts.append(chunk)
         except asyncio.CancelledError:
-            if self.stats.ended is None:
-                self.stats.finish("stopped")
+            pass  # a stop: `_ended` records it
         except RivuletError:
             pass  # stream_answer recorded the human message in stats
         except Exception:  # a bug of ours: keep the partial, tell the user, log the details
             log.exception("answer failed")
             self.stats.finish("error", "Something went wrong in Rivulet while streaming; the details are in its log.")
-        finally:
-            self._save()
 
-    def _ended_before_running(self, _task: asyncio.Task[None]) -> None:
-        """A task cancelled before its first step never runs `_run`'s cleanup: save and leave the board here."""
-        if self.message is None:
-            if self.stats.ended is None:
-                self.stats.finish("stopped")
-            self._save()
+    def _ended(self, _task: asyncio.Task[None]) -> None:
+        """The task is done, however it ended: even one cancelled before its first step, which never ran `_run`."""
+        if self.stats.ended is None:
+            self.stats.finish("stopped")
+        self._save()
 
     def _save(self) -> None:
         self.message = Message(
