@@ -371,16 +371,18 @@ class ChatPage:
             self.drawer.offer_undo(deleted.title, lambda: self._restore(deleted))
 
     def _restore(self, conversation: Conversation) -> None:
-        self.hub.adopt(self.browser_id, conversation)
-        self.store.save(conversation)
+        self._add_conversation(conversation)
         self._render_conversation_list()
-        self._announce(conversation.id, messages=False)
 
     def import_conversation(self, imported: Conversation) -> None:
-        self.hub.adopt(self.browser_id, imported)
-        self.store.save(imported)
+        self._add_conversation(imported)
         self.switch(imported.id)
-        self._announce(imported.id, messages=False)
+
+    def _add_conversation(self, conversation: Conversation) -> None:
+        """Save a conversation this browser did not have (imported, or brought back) and list it in every tab."""
+        self.hub.adopt(self.browser_id, conversation)
+        self.store.save(conversation)
+        self._announce(conversation.id, messages=False)
 
     # -- the browser's other tabs ---------------------------------------------------------------
     def _announce(self, conversation_id: str | None = None, *, messages: bool = True) -> None:

@@ -49,10 +49,9 @@ class ConversationHub:
             self._live[key] = loaded
         return self._live[key]
 
-    def adopt(self, browser_id: str, conversation: Conversation) -> Conversation:
+    def adopt(self, browser_id: str, conversation: Conversation) -> None:
         """Make a new (or imported) conversation the live copy for its id."""
         self._live[(browser_id, conversation.id)] = conversation
-        return conversation
 
     def forget(self, browser_id: str, conversation_id: str) -> None:
         """The conversation was deleted."""
