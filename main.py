@@ -172,7 +172,12 @@ def serve(args: argparse.Namespace) -> int:
 
 
 #: Flags that pick or tune a model of this process: a server at --url uses its own settings for them.
-LOCAL_ONLY_FLAGS = {"base_url": "--base-url", "idle_timeout": "--idle-timeout", "context_tokens": "--context-tokens"}
+LOCAL_ONLY_FLAGS = {
+    "base_url": "--base-url",
+    "idle_timeout": "--idle-timeout",
+    "context_tokens": "--context-tokens",
+    "parallel": "--parallel",
+}
 #: Flags sent along to a server at --url (it checks them against what it offers).
 REMOTE_FLAGS = ("model", "temperature", "max_tokens")
 
@@ -182,8 +187,6 @@ def remote_request(args: argparse.Namespace) -> dict[str, Any]:
     from llm.errors import ConfigError
 
     ignored = [flag for name, flag in LOCAL_ONLY_FLAGS.items() if getattr(args, name) is not None]
-    if args.parallel is not None:
-        ignored.append("--parallel")
     if ignored:
         raise ConfigError(
             f"{', '.join(ignored)} cannot apply to a server at --url: it uses its own. "
