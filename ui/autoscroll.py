@@ -30,14 +30,11 @@ class Autoscroll:
     def keep_up(self) -> None:
         """New text arrived: scroll to it unless the reader scrolled away."""
         if self.sticks_to_end:
-            self._scroll_to_end()
+            self.area.scroll_to(percent=1.0)
 
     def jump_to_end(self) -> None:
         self.sticks_to_end = True
         self.jump.set_visibility(False)
-        self._scroll_to_end()
-
-    def _scroll_to_end(self) -> None:
         self.area.scroll_to(percent=1.0)
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
