@@ -18,6 +18,7 @@ class Autoscroll:
     def __init__(self) -> None:
         self.sticks_to_end = True
         self._last_position = 0.0
+        self._last_size = 0.0
         self._scrolled_up_at = 0.0
         self.area = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
         self.jump = (
@@ -39,13 +40,17 @@ class Autoscroll:
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
         at_end = event.vertical_percentage >= 0.99 or event.vertical_size <= event.vertical_container_size
-        if at_end:
+        # Our own scrolls only go down, and content that shrinks moves the position up with a smaller
+        # size: a position that went up while the content did not shrink is the reader, even a few
+        # pixels (a wheel scroll our next scroll-to-end interrupts may not get further than that).
+        moved_up = event.vertical_position < self._last_position - 2 and event.vertical_size >= self._last_size
+        if moved_up:
+            self.sticks_to_end = False  # stop following until they come back
+            self._scrolled_up_at = time.monotonic()
+        elif at_end and time.monotonic() - self._scrolled_up_at > SETTLE_SECONDS:
             # A scroll to the end sent just before the reader scrolled up lands after it and reports
             # "at the end" too: only an end reached a little later means the reader came back.
-            if time.monotonic() - self._scrolled_up_at > SETTLE_SECONDS:
-                self.sticks_to_end = True
-        elif event.vertical_position < self._last_position - 2:
-            self.sticks_to_end = False  # the reader scrolled up: stop following until they come back
-            self._scrolled_up_at = time.monotonic()
+            self.sticks_to_end = True
         self._last_position = event.vertical_position
+        self._last_size = event.vertical_size
         self.jump.set_visibility(not self.sticks_to_end)
