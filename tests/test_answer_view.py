@@ -9,7 +9,6 @@ from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, send, serve, status_text, wait_for
 from ui.answer_view import AnswerView
 from ui.markdown_blocks import fenced_segments
-from ui.safe_markdown import SafeMarkdown
 
 
 async def test_element_updates_are_bounded_by_flushes(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,7 +37,7 @@ async def test_element_updates_are_bounded_by_flushes(user: User, monkeypatch: p
     def counting_enqueue(element: object) -> None:
         nonlocal updates, tail_updates
         updates += 1
-        if isinstance(element, SafeMarkdown) and any(view.tail is element for view in views):
+        if any(element is view.tail.markdown for view in views):
             tail_updates += 1
         original_enqueue(element)  # type: ignore[arg-type]
 

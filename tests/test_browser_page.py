@@ -11,7 +11,7 @@ from typing import Any
 
 from tests.support.browser import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
 from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.models import HOSTILE
+from tests.support.models import HOSTILE, LONG_CODE_LINES, LONG_TABLE_ROWS
 from tests.support.servers import rivulet_process
 
 
@@ -161,3 +161,32 @@ async def test_phone_width_stays_readable(browser: Any, tmp_path: Path) -> None:
         overflow = f"() => {{ const c = document.querySelector('{container}'); return c.scrollWidth - c.clientWidth; }}"
         assert await page.evaluate(overflow) <= 1, "the conversation is wider than a phone screen"
         await page.screenshot(path=str(tmp_path / "phone.png"))
+
+
+async def test_long_code_and_tables_stream_into_real_elements(browser: Any, tmp_path: Path) -> None:
+    model = ("--model", "py:tests.support.models:long_blocks")
+    with rivulet_process(*model, env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 1000, "height": 700})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "long blocks")
+        code = "() => [...document.querySelectorAll('.answer-body pre code')].map(c => c.innerText).join('')"
+        states = await poll(page, code, lambda text: f"value_{LONG_CODE_LINES - 1} =" in text)
+        assert len([s for s in states if s]) >= 3, "the open code fence did not grow in the browser"
+        rows = "() => document.querySelectorAll('.answer-body table tbody tr').length"
+        counts = await poll(page, rows, lambda n: n == LONG_TABLE_ROWS)
+        assert len(counts) >= 3, "the open table did not grow in the browser"
+        await poll(page, LAST_ANSWER, lambda text: text.rstrip().endswith("The end."))
+        shown = await page.evaluate(code)
+        assert shown.splitlines() == [f"value_{i} = {i}  # <i>line {i}</i>" for i in range(LONG_CODE_LINES)]
+        cells = await page.evaluate(
+            "() => [...document.querySelectorAll('.answer-body table tr')].map(r => r.children.length)"
+        )
+        assert cells == [3] * (LONG_TABLE_ROWS + 1)  # the header and every row, each with its 3 cells
+        assert await page.evaluate("() => document.querySelector('.answer-body tbody strong').innerText") == "row"
+        assert await page.locator(".answer-body pre i, .answer-body td b").count() == 0  # the model's HTML is text
+        await page.reload()
+        await page.wait_for_selector(PROMPT)
+        await poll(page, LAST_ANSWER, lambda text: text.rstrip().endswith("The end."))
+        assert await page.evaluate(code) == shown
+        assert await page.evaluate(rows) == LONG_TABLE_ROWS

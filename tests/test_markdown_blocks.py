@@ -7,7 +7,7 @@ import random
 import pytest
 
 from llm.fake import DEMO_TEXT, split_words
-from ui.markdown_blocks import BlockSplitter, split_finished
+from ui.markdown_blocks import BlockSplitter, open_fence, open_table, split_finished
 from ui.safe_markdown import render_markdown
 
 RICH = """\
@@ -55,6 +55,40 @@ Final paragraph.
 """
 
 
+#: Fences without a blank line around them: a block of their own, except where a quote or a list holds them.
+FENCES = """\
+Text right before a fence:
+```python
+def f():
+    return 1
+```
+Text right after it.
+
+> quote
+```
+inside the quote
+```
+
+1. item
+```
+inside the item
+```
+
+| a | b |
+|---|---|
+| 1 | 2 |
+```
+after a table
+```
+````
+four backticks
+```
+still code
+````
+End.
+"""
+
+
 def render(text: str) -> str:
     return render_markdown(text)
 
@@ -78,7 +112,7 @@ def stream_blocks(text: str, cuts: list[int]) -> list[str]:
     return blocks
 
 
-@pytest.mark.parametrize("text", [RICH, DEMO_TEXT * 3])
+@pytest.mark.parametrize("text", [RICH, FENCES, DEMO_TEXT * 3])
 def test_word_streaming_renders_like_the_whole_text(text: str) -> None:
     pieces = split_words(text)
     cuts, pos = [], 0
@@ -91,13 +125,30 @@ def test_word_streaming_renders_like_the_whole_text(text: str) -> None:
     assert joined(blocks) == render(text).strip()
 
 
-def test_random_cuts_render_like_the_whole_text() -> None:
+@pytest.mark.parametrize("text", [RICH, FENCES])
+def test_random_cuts_render_like_the_whole_text(text: str) -> None:
     rng = random.Random(1234)
     for _ in range(200):
-        cuts = sorted(rng.sample(range(1, len(RICH)), rng.randint(1, 40)))
-        blocks = stream_blocks(RICH, cuts)
-        assert "".join(blocks) == RICH
-        assert joined(blocks) == render(RICH).strip()
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, 40)))
+        blocks = stream_blocks(text, cuts)
+        assert "".join(blocks) == text
+        assert joined(blocks) == render(text).strip()
+
+
+def test_a_fence_at_column_zero_is_a_block_from_its_first_line_to_its_last() -> None:
+    assert split_finished("Text:\n```py\ncode") == (len("Text:\n"), False)
+    assert split_finished("Text:\n```py") == (0, False)  # not a fence until its line is complete
+    assert split_finished("```py\ncode\n```\nAfter") == (len("```py\ncode\n```\n"), False)
+    assert split_finished("```py\ncode\n```") == (0, False)
+    assert split_finished("> quote\n```\ncode\n```\n")[0] == 0
+    assert split_finished("- item\n```\ncode\n```\n")[0] == 0
+
+
+def test_open_fence_and_open_table_read_the_tail() -> None:
+    assert open_fence("```python\nx = 1\ny") == ("```python\n", "x = 1\ny")
+    assert open_fence("```python") is None and open_fence("text\n```\n") is None
+    assert open_table("| a | b |\n|:--|--:|\n| 1 |") == ("| a | b |\n|:--|--:|\n", "| 1 |")
+    assert open_table("| a | b |\n|:--|") is None and open_table("a b\n---\n") is None
 
 
 def test_open_fence_stays_in_the_tail_for_many_chunks() -> None:

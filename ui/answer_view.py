@@ -2,8 +2,9 @@
 
 A live view pulls new text from its `AnswerJob` on a short timer. Each flush moves finished
 Markdown blocks into elements of their own that are never sent again (closed code fences
-become `ui.code` blocks with a copy button) and re-renders only the open tail, so an answer
-of N chunks costs O(flushes) updates and O(answer) bytes, not O(N²).
+get a copy button) and updates only the open tail, append-only where it is a code fence or
+a table (`ui.live_blocks`), so an answer of N chunks costs O(flushes) updates and O(answer)
+bytes, not O(N²), whatever its shape.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from llm.conversation import Conversation, Message
 from llm.signals import Signal
 from llm.streaming import figures_line
 from ui.jobs import AnswerJob
+from ui.live_blocks import LiveTail, code_block
 from ui.markdown_blocks import BlockSplitter, fenced_segments
-from ui.safe_markdown import SafeMarkdown
+from ui.safe_markdown import MarkdownText
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
@@ -55,20 +57,6 @@ def session_summary(conversation: Conversation) -> str:
     return f"This chat: {len(figures)} answer{plural} · {chunks} chunks · {seconds:.1f} s{rate}"
 
 
-def code_block(fenced: str, code: str) -> None:
-    """A finished code fence with a copy button (lighter than `ui.code`, which runs a timer per block)."""
-    with ui.element("div").classes("w-full relative code-block"):
-        SafeMarkdown(fenced).classes("w-full")
-
-        def copy() -> None:
-            ui.clipboard.write(code)
-            ui.notify("Code copied to the clipboard.", type="positive")
-
-        ui.button(icon="content_copy", on_click=copy).props('flat round dense size=sm aria-label="Copy code"').classes(
-            "absolute top-1 right-1 code-copy"
-        )
-
-
 class AnswerView:
     """The elements of one assistant message, updated in batches."""
 
@@ -88,7 +76,7 @@ class AnswerView:
                     live = 'aria-live="polite" aria-relevant="additions"'
                     with ui.element("div").classes("w-full").props(live) as self.finished_blocks:
                         self.frozen = ui.column().classes("w-full gap-0")
-                    self.tail = SafeMarkdown("").classes("w-full")
+                    self.tail = LiveTail()
                 with ui.row().classes("items-center gap-2") as self.thinking:
                     ui.spinner("dots", size="1.5em", color="primary")
                     self.thinking_label = ui.label("Thinking…").classes("text-sm text-grey-7")
@@ -154,14 +142,16 @@ class AnswerView:
                 # A container's update lists all its children: start a new group so it stays short.
                 with self.finished_blocks:
                     self.frozen = ui.column().classes("w-full gap-0")
+            shown, finished = self.tail.take(finished)  # the open block, already on the page, stays
+            if shown is not None:
+                shown.move(self.frozen)
             with self.frozen:
                 for kind, text, code in fenced_segments(finished):
                     if kind == "code":
                         code_block(text, code)
                     else:
-                        SafeMarkdown(text).classes("w-full")
-        if self.tail.content != self.splitter.tail:
-            self.tail.set_content(self.splitter.tail)
+                        MarkdownText(text)
+        self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
 
     def _finish(self, message: Message) -> None:
         if self._timer is not None:

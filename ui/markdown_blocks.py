@@ -4,6 +4,8 @@ Finished blocks never change again, so the page renders each once and never re-s
 only the open tail is updated while the answer streams. A boundary is only taken where
 rendering the parts separately gives the same result as rendering the whole text: never
 inside a code fence, never between two items of a list, never before an indented line.
+A code fence at column 0 is a block of its own as soon as its first line is complete, so a
+long one can be shown line by line while it streams (see `open_fence`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,11 @@ import re
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^ {0,3}([-*+]|\d{1,9}[.)])(\s|$)")
 _REF_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:")
+#: markdown2's fenced code block opener (backticks only, an optional language), here at column 0.
+_OPENER = re.compile(r"^(`{3,})[ \t]*([\w+-]*)[ \t]*\n\Z")
+_QUOTE = re.compile(r"^ {0,3}>")
+#: A table's delimiter row, as markdown2 reads it: `|---|:--:|`, `--|--`.
+_DELIMITER_ROW = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*\n\Z")
 
 
 def split_finished(text: str) -> tuple[int, bool]:
@@ -23,7 +30,9 @@ def split_finished(text: str) -> tuple[int, bool]:
     """
     end = 0
     fence: str | None = None
+    top_fence: str | None = None  # the fence of an open markdown2 code block at column 0
     in_list = False
+    in_quote = False  # a fence after a quote's line without a blank line belongs to the quote
     blank_run = False
     pos = 0
     for line in text.splitlines(keepends=True):
@@ -38,6 +47,10 @@ def split_finished(text: str) -> tuple[int, bool]:
         line_start = pos
         pos += len(line)
         if fence is not None:
+            if top_fence is not None and line.rstrip(" \t\n") == top_fence:
+                fence = top_fence = None
+                end = pos  # markdown2 ends the block at this line, whatever follows
+                continue
             match = _FENCE.match(line)
             if (
                 match
@@ -45,7 +58,7 @@ def split_finished(text: str) -> tuple[int, bool]:
                 and len(match.group(1)) >= len(fence)
                 and not line.strip(" \n`~")
             ):
-                fence = None
+                fence = top_fence = None
             continue
         if not stripped:
             blank_run = True
@@ -54,8 +67,15 @@ def split_finished(text: str) -> tuple[int, bool]:
             is_item = bool(_LIST_ITEM.match(line))
             if not (in_list and is_item):
                 end = line_start
-                in_list = False
+                in_list = in_quote = False
         blank_run = False
+        opener = _OPENER.match(line)
+        if opener and not in_list and not in_quote:
+            end = line_start
+            fence = top_fence = opener.group(1)
+            continue
+        if _QUOTE.match(line):
+            in_quote = True
         if _REF_DEF.match(line):
             return 0, True  # reference definitions resolve across the whole text: never split
         if _LIST_ITEM.match(line):
@@ -64,6 +84,23 @@ def split_finished(text: str) -> tuple[int, bool]:
         if match:
             fence = match.group(1)
     return end, False
+
+
+def open_fence(tail: str) -> tuple[str, str] | None:
+    """`(opening line, code so far)` when `tail` is one open code fence at column 0, else None."""
+    first, newline, code = tail.partition("\n")
+    if not newline or not _OPENER.match(first + "\n"):
+        return None
+    return first + "\n", code
+
+
+def open_table(tail: str) -> tuple[str, str] | None:
+    """`(header and delimiter rows, rows so far)` when `tail` starts as a Markdown table, else None."""
+    header, newline, rest = tail.partition("\n")
+    delimiter, newline2, rows = rest.partition("\n")
+    if not (newline and newline2 and "|" in header and _DELIMITER_ROW.match(delimiter + "\n")):
+        return None
+    return f"{header}\n{delimiter}\n", rows
 
 
 class BlockSplitter:

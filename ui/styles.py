@@ -18,6 +18,11 @@ PAGE_CSS = """
 .answer-body .nicegui-code { width: 100%; }
 .answer-body table { border-collapse: collapse; margin: 0.4rem 0; display: block; overflow-x: auto; }
 .answer-body th, .answer-body td { border: 1px solid rgba(127, 127, 127, 0.35); padding: 0.25rem 0.6rem; }
+/* A streamed table: its row groups are small tables whose rows all join one grid. */
+.answer-body .live-table-scroll { overflow-x: auto; margin: 0.4rem 0; }
+.answer-body .live-table { display: table; border-collapse: collapse; }
+.answer-body .live-table > div, .answer-body .live-table table, .answer-body .live-table thead,
+.answer-body .live-table tbody { display: contents; }
 .answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
   opacity: 0.85; }
 .answer-body img { max-width: 100%; }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -70,6 +71,22 @@ def hostile() -> FakeStreamingChatModel:
 def long_markdown() -> FakeStreamingChatModel:
     """A long Markdown answer at a readable pace, for browser tests."""
     return FakeStreamingChatModel(chunks=600, rate=60)
+
+
+LONG_CODE_LINES = 400
+LONG_TABLE_ROWS = 200
+LONG_BLOCKS = (
+    "A file:\n\n```python\n"
+    + "".join(f"value_{i} = {i}  # <i>line {i}</i>\n" for i in range(LONG_CODE_LINES))
+    + "```\n\nA table:\n\n| n | square | note |\n|---:|---|---|\n"
+    + "".join(f"| {i} | {i * i} | **row** <b>{i}</b> |\n" for i in range(LONG_TABLE_ROWS))
+    + "\nThe end.\n"
+)
+
+
+def long_blocks() -> FakeStreamingChatModel:
+    """A long code fence and a long table, streamed fast in pieces of a few characters."""
+    return FakeStreamingChatModel(pieces=re.findall(r".{1,8}", LONG_BLOCKS, re.S), rate=2000)
 
 
 class EchoFake(RecordingFake):

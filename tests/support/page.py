@@ -13,6 +13,8 @@ from nicegui.testing import User
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.chat_page import PageServices, register_pages
+from ui.live_blocks import CodeView, TableView
+from ui.safe_markdown import MarkdownText
 
 
 def serve(model: BaseChatModel | None = None, **options: object) -> PageServices:
@@ -30,11 +32,18 @@ def marked(user: User, marker: str) -> list[Element]:
 
 
 def answers(user: User) -> list[str]:
-    """The text of every answer on the page, in order, as rendered (frozen blocks + tail)."""
-    return [
-        "".join(e.content for e in body.descendants() if isinstance(e, ui.markdown))
-        for body in marked(user, "answer-body")
-    ]
+    """The Markdown of every answer on the page, in order, as its elements show it (frozen blocks + tail)."""
+    return ["".join(_shown_markdown(body)) for body in marked(user, "answer-body")]
+
+
+def _shown_markdown(element: Element) -> list[str]:
+    if isinstance(element, ui.markdown):
+        return [element.content]
+    if isinstance(element, MarkdownText):
+        return [element.markdown]
+    if isinstance(element, (CodeView, TableView)):
+        return [element.source()]
+    return [text for child in element.default_slot.children for text in _shown_markdown(child)]
 
 
 def send(user: User, text: str) -> None:

@@ -1,0 +1,141 @@
+"""A long code fence or table streams append-only and ends up shown exactly as its whole text renders."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from nicegui import core, ui
+from nicegui.testing import User
+
+from llm.fake import FakeStreamingChatModel, split_words
+from tests.support.page import answers, marked, send, serve, status_text, wait_for
+from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, TableView
+from ui.safe_markdown import SafeMarkdown, render_markdown
+
+CODE_LINES = 600
+CODE = "".join(f"def f{i}(x):\n    return x * {i}  # <b>not bold</b>\n" for i in range(CODE_LINES // 2))
+FENCED = f"Here is the file:\n\n```python\n{CODE}```\n\nThat was all.\n"
+ROWS = 300
+TABLE = "| n | name | note |\n|---|:-----|-----:|\n" + "".join(
+    f"| {i} | **item {i}** | `x<{i}>` [a](javascript:alert({i})) |\n" for i in range(ROWS)
+)
+TABLED = f"Intro.\n\n{TABLE}\nAfter the table.\n"
+
+
+def line_pieces(text: str) -> list[str]:
+    """Chunks of a few characters, cut inside lines too (as a provider's tokens are)."""
+    return [piece for word in split_words(text) for piece in re.findall(r".{1,6}", word, re.S)]
+
+
+@pytest.fixture
+def sent_bytes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The size of every `update` message the server sends to the page, as JSON."""
+    sizes: list[int] = []
+    original = core.sio.emit
+
+    async def emit(event: str, data: Any = None, **kwargs: Any) -> Any:
+        if event == "update":
+            sizes.append(len(json.dumps(data, default=str)))
+        return await original(event, data, **kwargs)
+
+    monkeypatch.setattr(core.sio, "emit", emit)
+    yield sizes
+
+
+def views(user: User, kind: type) -> list[Any]:
+    assert user.client is not None
+    return [e for e in user.client.elements.values() if isinstance(e, kind)]
+
+
+async def stream(user: User, text: str, rate: float = 4000) -> list[str]:
+    """Ask for an answer of exactly `text`; the answer's states seen while it streamed."""
+    pieces = line_pieces(text)
+    assert "".join(pieces) == text
+    serve(FakeStreamingChatModel(pieces=pieces, rate=rate))
+    await user.open("/")
+    send(user, "go")
+    states: list[str] = []
+
+    def seen() -> bool:
+        shown = answers(user)
+        if shown and (not states or states[-1] != shown[-1]):
+            states.append(shown[-1])
+        return f"{len(pieces)} chunks" in status_text(user)
+
+    await wait_for(seen, limit=60)
+    return states
+
+
+async def test_a_long_code_fence_streams_line_by_line_in_linear_bytes(user: User, sent_bytes: list[int]) -> None:
+    states = await stream(user, FENCED)
+    assert answers(user) == [FENCED]
+    open_states = [s for s in states if "```python\n" in s and not s.rstrip().endswith("all.")]
+    assert len(open_states) >= 5, "the open fence did not grow on the page"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(open_states)), "lines were lost"
+    (view,) = views(user, CodeView)
+    assert view.closed and view.source() == f"```python\n{CODE}```\n"
+    # Sent once: the whole answer costs a small multiple of its size, not its size times its flushes.
+    assert sum(sent_bytes) < 3 * len(FENCED), f"{sum(sent_bytes)} bytes sent for an answer of {len(FENCED)}"
+    assert CODE_LINES > HIGHLIGHT_MAX_LINES  # too long for colours: its plain lines stay as they streamed
+    assert not any(v.content.startswith("```") for v in views(user, SafeMarkdown))
+
+
+async def test_a_short_code_fence_gets_its_colours_once_it_closes(user: User) -> None:
+    text = "Look:\n\n```python\nx = 1\nprint(x)\n```\n\nDone.\n"
+    await stream(user, text, rate=200)
+    assert answers(user) == [text]
+    assert views(user, CodeView) == []
+    (code,) = [v for v in views(user, SafeMarkdown) if v.content.startswith("```")]
+    assert code.content == "```python\nx = 1\nprint(x)\n```\n"
+    assert "codehilite" in code.props["innerHTML"]
+
+
+async def test_a_long_table_streams_in_row_groups_that_render_like_the_whole_table(
+    user: User, sent_bytes: list[int]
+) -> None:
+    states = await stream(user, TABLED)
+    assert answers(user) == [TABLED]
+    open_states = [s for s in states if "|---|" in s and "After" not in s]
+    assert len(open_states) >= 5, "the open table did not grow on the page"
+    (table,) = views(user, TableView)
+    assert table.source() == TABLE
+    groups = [e.content for e in table.descendants() if isinstance(e, ui.html)]
+    assert len(groups) > 3
+    # The header, then the rows in groups: together exactly the rows of the whole table's rendering.
+    whole = render_markdown(TABLE)
+    assert groups[0] == re.sub(r"<tbody>.*</tbody>\n", "", whole, flags=re.S)
+    assert (
+        "".join(re.search(r"<tbody>\n(.*)</tbody>", g, re.S)[1] for g in groups[1:])
+        == re.search(  # type: ignore[index]
+            r"<tbody>\n(.*)</tbody>", whole, re.S
+        )[1]
+    )  # type: ignore[index]
+    html = "".join(groups)
+    assert "<script" not in html and "javascript:" not in html and "&lt;" in html
+    assert sum(sent_bytes) < 3 * len(render_markdown(TABLED)), f"{sum(sent_bytes)} bytes sent"
+
+
+async def test_a_table_that_runs_into_text_falls_back_to_rendering_it_whole(user: User) -> None:
+    text = "| a | b |\n|---|---|\n| 1 | 2 |\nno pipe here, so the table ends\n\nEnd.\n"
+    await stream(user, text, rate=300)
+    assert answers(user) == [text]
+    assert views(user, TableView) == []
+    shown = [e.content for e in marked(user, "answer-body")[0].descendants() if isinstance(e, ui.html)]
+    assert render_markdown("| a | b |\n|---|---|\n| 1 | 2 |\nno pipe here, so the table ends\n\n") in shown
+
+
+async def test_a_reloaded_page_shows_long_blocks_as_they_streamed(user: User) -> None:
+    text = FENCED + "\n" + TABLED
+    await stream(user, text)
+    live = answers(user)
+    await user.open("/")  # the saved answer, rendered from its text at once
+    await wait_for(lambda: answers(user) == live)
+    (view,) = views(user, CodeView)
+    assert view.source() == f"```python\n{CODE}```\n"
+    table_html = render_markdown(TABLE).strip()
+    assert any(table_html in e.content for e in views(user, ui.html)), "the saved table is not shown whole"

@@ -1,0 +1,214 @@
+"""The open end of a streaming answer, shown append-only where its shape allows it.
+
+An open code fence is shown as plain lines, added in small groups that are never sent again;
+an open table as row groups that join one grid of columns. So a
+4,000-line file or a 1,000-row table costs O(answer) bytes and CPU, not O(answer²). Any
+other open block (a paragraph, a list) is short and is re-rendered whole on each flush.
+"""
+
+from __future__ import annotations
+
+import re
+
+from nicegui import ui
+from nicegui.elements.mixins.text_element import TextElement
+
+from ui.markdown_blocks import open_fence, open_table
+from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh
+
+#: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
+#: the coloured HTML is about 4× the code and would have to be sent again once the fence closes.
+HIGHLIGHT_MAX_LINES = 200
+#: Appended pieces per group: a container's update lists all its children, so groups keep it short.
+PIECES_PER_GROUP = 16
+#: Rows per `<tbody>`: the open group is re-sent while it fills, the full ones never again.
+ROWS_PER_GROUP = 16
+
+
+def copy_button(code: str) -> None:
+    def copy() -> None:
+        ui.clipboard.write(code)
+        ui.notify("Code copied to the clipboard.", type="positive")
+
+    ui.button(icon="content_copy", on_click=copy).props('flat round dense size=sm aria-label="Copy code"').classes(
+        "absolute top-1 right-1 code-copy"
+    )
+
+
+class CodeView(ui.element):
+    """A code fence shown as plain text: `<pre><code>` holding the lines in groups and the open line."""
+
+    def __init__(self, opener: str) -> None:
+        super().__init__("div")
+        self.classes("w-full relative code-block")
+        self.opener = opener
+        self.fence = opener[: len(opener) - len(opener.lstrip("`"))]
+        self.closed = False
+        with self, ui.element("div").classes("nicegui-markdown w-full"), ui.element("pre"), ui.element("code"):
+            self.lines = ui.element("span")
+            self.open_line = TextElement(tag="span", text="")
+
+    def source(self) -> str:
+        """The Markdown this element shows."""
+        code = "".join(e.text for e in self.lines.descendants() if isinstance(e, TextElement)) + self.open_line.text
+        return self.opener + code + (self.fence + "\n" if self.closed else "")
+
+
+def code_block(fenced: str, code: str) -> None:
+    """A finished code fence with a copy button: coloured when short, plain text when long."""
+    if code.count("\n") < HIGHLIGHT_MAX_LINES:
+        with ui.element("div").classes("w-full relative code-block"):
+            SafeMarkdown(fenced).classes("w-full")
+            copy_button(code)
+        return
+    with CodeView(fenced.partition("\n")[0] + "\n") as view:
+        with view.lines:
+            TextElement(tag="span", text=code + "\n")
+        view.closed = True
+        copy_button(code)
+
+
+class LiveCode:
+    """An open code fence: its complete lines in frozen groups, the line being written below them."""
+
+    def __init__(self, opener: str) -> None:
+        self.root = CodeView(opener)
+        self._shown = 0  # characters of the code shown as complete lines
+        self._group: ui.element | None = None
+
+    def show(self, code: str) -> bool:
+        end = code.rfind("\n") + 1
+        if end > self._shown:
+            if self._group is None or len(self._group.default_slot.children) >= PIECES_PER_GROUP:
+                with self.root.lines:
+                    self._group = ui.element("span")
+            with self._group:
+                TextElement(tag="span", text=code[self._shown : end])
+            self._shown = end
+        if self.root.open_line.text != code[end:]:
+            self.root.open_line.set_text(code[end:])
+        return True
+
+    def finish(self, finished: str) -> tuple[ui.element | None, str]:
+        """The fence closed: the element that shows it from now on (None: render it anew) and the text after it."""
+        lines = finished.splitlines(keepends=True)
+        close = next((i for i in range(1, len(lines)) if lines[i].rstrip(" \t\n") == self.root.fence), None)
+        if close is None or close - 1 < HIGHLIGHT_MAX_LINES:
+            return None, finished  # short blocks get their colours; an odd fence is rendered as markdown2 sees it
+        code = "".join(lines[1:close])
+        self.show(code)
+        self.root.closed = True
+        with self.root:
+            copy_button(code.rstrip("\n"))
+        return self.root, "".join(lines[close + 1 :])
+
+
+class TableView(ui.element):
+    """A table shown as row groups, each a small sanitized table whose rows join one grid (`display: contents`)."""
+
+    def __init__(self, head: str) -> None:
+        super().__init__("div")
+        self.classes("w-full live-table-scroll")
+        self.head = head
+        self.rows = ""
+        with self:
+            self.grid = ui.element("div").classes("live-table")
+        with self.grid:
+            self.add_group(_without_rows(render_fresh(head)))
+
+    def add_group(self, html: str) -> ui.html:
+        """A group of rows: `html` is always markdown2's escaped rendering (the browser sanitizes it again)."""
+        with self.grid:
+            return ui.html(html, sanitize=True)
+
+    def source(self) -> str:
+        """The Markdown this element shows."""
+        return self.head + self.rows
+
+
+class LiveTable:
+    """An open Markdown table: the header once, then row groups appended to the same grid."""
+
+    def __init__(self, head: str) -> None:
+        self.head = head
+        self._open: list[str] = []  # complete rows of the open group
+        self._open_upto = 0  # characters of the rows text in `_open`
+        self.root = TableView(head)
+        self._group = self.root.add_group("")
+
+    def show(self, rows: str) -> bool:
+        """Show `rows` (the table's lines after its delimiter row); False when a line is no table row."""
+        end = rows.rfind("\n") + 1
+        new = rows[self._open_upto : end].splitlines(keepends=True)
+        if any("|" not in line for line in new):
+            return False  # the table ended without a blank line: markdown2 renders the rest differently
+        self._open += new
+        self._open_upto = end
+        while len(self._open) >= ROWS_PER_GROUP:
+            self._group.set_content(self._rows(self._open[:ROWS_PER_GROUP]))
+            self._open = self._open[ROWS_PER_GROUP:]
+            self._group = self.root.add_group("")
+        partial = rows[end:]
+        self.root.rows = rows
+        self._group.set_content(self._rows(self._open + ([partial + "\n"] if "|" in partial else [])))
+        return True
+
+    def finish(self, finished: str) -> tuple[ui.element | None, str]:
+        """The table ended: the element that shows it from now on and the text after it."""
+        lines = finished.splitlines(keepends=True)
+        end = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
+        rows = "".join(lines[2:end])
+        if not rows.endswith("\n") or not self.show(rows):
+            return None, finished
+        return self.root, "".join(lines[end:])
+
+    def _rows(self, rows: list[str]) -> str:
+        return _without_head(render_fresh(self.head + "".join(rows))) if rows else ""
+
+
+def _without_head(html: str) -> str:
+    return re.sub(r"<thead>.*?</thead>\n?", "", html, count=1, flags=re.S)
+
+
+def _without_rows(html: str) -> str:
+    return re.sub(r"<tbody>.*?</tbody>\n?", "", html, count=1, flags=re.S)
+
+
+class LiveTail:
+    """The answer's open block: append-only for code fences and tables, re-rendered otherwise."""
+
+    def __init__(self) -> None:
+        with ui.column().classes("w-full gap-0") as self.root:
+            # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
+            self.markdown = MarkdownText(cache=False)
+        self.block: LiveCode | LiveTable | None = None
+        self._plain_from = -1  # where a block starts that is re-rendered whole after all
+
+    def show(self, tail: str, start: int) -> None:
+        """Show `tail`, the open part of the answer, which starts at `start` in the answer."""
+        if self.block is None and start != self._plain_from:
+            with self.root:
+                if fence := open_fence(tail):
+                    self.block = LiveCode(fence[0])
+                elif table := open_table(tail):
+                    self.block = LiveTable(table[0])
+        if self.block is not None:
+            body = (open_fence(tail) if isinstance(self.block, LiveCode) else open_table(tail)) or ("", "")
+            if self.block.show(body[1]):
+                self.markdown.set_markdown("")
+                return
+            self.block.root.delete()
+            self.block = None
+            self._plain_from = start
+        self.markdown.set_markdown(tail)
+
+    def take(self, finished: str) -> tuple[ui.element | None, str]:
+        """The open block is finished and starts `finished`: the element that shows it for good (None if it
+        must be rendered like any finished block) and the finished text after it."""
+        block, self.block = self.block, None
+        if block is None:
+            return None, finished
+        element, rest = block.finish(finished)
+        if element is None:
+            block.root.delete()
+        return element, rest
