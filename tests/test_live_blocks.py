@@ -139,3 +139,22 @@ async def test_a_reloaded_page_shows_long_blocks_as_they_streamed(user: User) ->
     assert view.source() == f"```python\n{CODE}```\n"
     table_html = render_markdown(TABLE).strip()
     assert any(table_html in e.content for e in views(user, ui.html)), "the saved table is not shown whole"
+
+
+async def test_a_long_list_is_sent_less_often_so_its_bytes_grow_linearly(user: User, sent_bytes: list[int]) -> None:
+    # A list is one block that can only be re-rendered whole: a larger one is sent less often.
+    def items(count: int) -> str:
+        return "".join(f"- item {i} of the list, **with** some words\n" for i in range(count))
+
+    costs = []
+    for count in (120, 240):
+        text = f"A list:\n\n{items(count)}\nEnd.\n"
+        pieces = line_pieces(text)
+        serve(FakeStreamingChatModel(pieces=pieces, rate=1500))
+        await user.open("/")
+        sent_bytes.clear()
+        send(user, "list")
+        await wait_for(lambda pieces=pieces: f"{len(pieces)} chunks" in status_text(user), limit=60)
+        assert answers(user)[-1] == text
+        costs.append(sum(sent_bytes))
+    assert costs[1] / costs[0] < 2.6, f"twice the list cost {costs[1] / costs[0]:.1f}× the bytes ({costs})"

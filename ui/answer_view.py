@@ -24,6 +24,11 @@ from ui.safe_markdown import MarkdownText
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
+#: Characters of an open block (a long list or paragraph, re-rendered whole) that add a second to the interval:
+#: a large open block is sent less often, so its cost stays about linear in its size.
+TAIL_CHARS_PER_SECOND = 20_000
+#: The longest interval between two flushes, however large the open block.
+MAX_FLUSH_INTERVAL = 0.5
 #: Seconds between two looks for the first chunk.
 FIRST_FLUSH_INTERVAL = 0.015
 #: Seconds between two updates of the live figures under a streaming answer.
@@ -122,7 +127,7 @@ class AnswerView:
             self.splitter.feed("".join(new))
             self._render()
             if self._timer is not None:
-                self._timer.interval = FLUSH_INTERVAL
+                self._timer.interval = self._interval()
         now = time.monotonic()
         if job.stats.first_chunk_at is not None and now - self._status_at >= STATUS_INTERVAL:
             self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
@@ -133,6 +138,11 @@ class AnswerView:
             self._finish(job.message)
         if new and self.on_update:
             self.on_update()
+
+    def _interval(self) -> float:
+        """Seconds until the next flush: longer while the open block is large and re-rendered whole."""
+        rerendered = 0 if self.tail.block is not None else len(self.splitter.tail)
+        return min(MAX_FLUSH_INTERVAL, max(FLUSH_INTERVAL, rerendered / TAIL_CHARS_PER_SECOND))
 
     def _render(self) -> None:
         if self.splitter.text:
