@@ -190,3 +190,19 @@ async def test_long_code_and_tables_stream_into_real_elements(browser: Any, tmp_
         await poll(page, LAST_ANSWER, lambda text: text.rstrip().endswith("The end."))
         assert await page.evaluate(code) == shown
         assert await page.evaluate(rows) == LONG_TABLE_ROWS
+
+
+async def test_a_fast_answer_ends_scrolled_to_the_bottom(browser: Any, tmp_path: Path) -> None:
+    with rivulet_process("--model", "fake:chunks=3000,rate=0", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 900, "height": 600})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "fast")
+        await poll(page, LAST_STATUS, lambda text: "3000 chunks" in text)
+        below = (
+            "() => { const c = document.querySelector('.q-scrollarea__container');"
+            " return [c.scrollHeight - c.scrollTop - c.clientHeight, c.scrollHeight]; }"
+        )
+        seen = await poll(page, below, lambda value: value[0] < 40, limit=5)
+        assert seen[-1][1] > 5000, "the answer is not long enough to test scrolling"
+        assert not await page.get_by_role("button", name="Jump to the latest text").is_visible()

@@ -8,6 +8,9 @@ from nicegui import events, ui
 
 from ui.widgets import icon_button
 
+#: A scroll position past any end: the browser stops at the real end. (A percentage would be turned into pixels
+#: with the area's last reported size, which lags behind fast-growing text and can land above the end.)
+PAST_THE_END = 10**9
 #: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing.
 SETTLE_SECONDS = 0.5
 
@@ -31,19 +34,21 @@ class Autoscroll:
     def keep_up(self) -> None:
         """New text arrived: scroll to it unless the reader scrolled away."""
         if self.sticks_to_end:
-            self.area.scroll_to(percent=1.0)
+            self.area.scroll_to(pixels=PAST_THE_END)
 
     def jump_to_end(self) -> None:
         self.sticks_to_end = True
         self.jump.set_visibility(False)
-        self.area.scroll_to(percent=1.0)
+        self.area.scroll_to(pixels=PAST_THE_END)
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
         at_end = event.vertical_percentage >= 0.99 or event.vertical_size <= event.vertical_container_size
-        # Our own scrolls only go down, and content that shrinks moves the position up with a smaller
-        # size: a position that went up while the content did not shrink is the reader, even a few
-        # pixels (a wheel scroll our next scroll-to-end interrupts may not get further than that).
-        moved_up = event.vertical_position < self._last_position - 2 and event.vertical_size >= self._last_size
+        # Our own scrolls only go down. The browser moves the position up by itself only to the furthest
+        # position, when that comes nearer (the text shrank or the area grew), maybe an event after the new
+        # size: any other move up is the reader's, even of a few pixels (a wheel scroll that our next scroll
+        # to the end interrupts may not get further).
+        furthest = event.vertical_size - event.vertical_container_size
+        moved_up = self._last_position - 2 > event.vertical_position < furthest - 2
         if moved_up:
             self.sticks_to_end = False  # stop following until they come back
             self._scrolled_up_at = time.monotonic()
@@ -51,6 +56,10 @@ class Autoscroll:
             # A scroll to the end sent just before the reader scrolled up lands after it and reports
             # "at the end" too: only an end reached a little later means the reader came back.
             self.sticks_to_end = True
+        elif self.sticks_to_end and not at_end and event.vertical_size > self._last_size:
+            # The text grew after our last scroll landed (a fast answer outruns the page's rendering):
+            # the area reports its new size, so follow it once more.
+            self.area.scroll_to(pixels=PAST_THE_END)
         self._last_position = event.vertical_position
         self._last_size = event.vertical_size
         self.jump.set_visibility(not self.sticks_to_end)
