@@ -158,3 +158,14 @@ async def test_a_long_list_is_sent_less_often_so_its_bytes_grow_linearly(user: U
         assert answers(user)[-1] == text
         costs.append(sum(sent_bytes))
     assert costs[1] / costs[0] < 2.6, f"twice the list cost {costs[1] / costs[0]:.1f}× the bytes ({costs})"
+
+
+@pytest.mark.parametrize("lines", [HIGHLIGHT_MAX_LINES, HIGHLIGHT_MAX_LINES + 1])
+async def test_a_code_block_looks_the_same_live_and_saved(user: User, lines: int) -> None:
+    text = "Code:\n\n```python\n" + "".join(f"x{i} = {i}\n" for i in range(lines)) + "```\n\nEnd.\n"
+    await stream(user, text)
+    live = [type(v) for v in views(user, CodeView)], [v.content for v in views(user, SafeMarkdown)]
+    await user.open("/")
+    await wait_for(lambda: answers(user) == [text])
+    assert ([type(v) for v in views(user, CodeView)], [v.content for v in views(user, SafeMarkdown)]) == live
+    assert bool(live[0]) == (lines > HIGHLIGHT_MAX_LINES)  # colours up to the limit, plain lines beyond

@@ -1,9 +1,9 @@
 """The open end of a streaming answer, shown append-only where its shape allows it.
 
 An open code fence is shown as plain lines, added in small groups that are never sent again;
-an open table as row groups that join one grid of columns. So a
-4,000-line file or a 1,000-row table costs O(answer) bytes and CPU, not O(answer²). Any
-other open block (a paragraph, a list) is short and is re-rendered whole on each flush.
+an open table as row groups that join one grid of columns. So a 4,000-line file or a
+1,000-row table costs O(answer) bytes and CPU, not O(answer²). Any other open block (a
+paragraph, a list) is re-rendered whole, less often the larger it is (see `ui.answer_view`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ HIGHLIGHT_MAX_LINES = 200
 PIECES_PER_GROUP = 16
 #: Rows per `<tbody>`: the open group is re-sent while it fills, the full ones never again.
 ROWS_PER_GROUP = 16
+
+
+def coloured(lines: int) -> bool:
+    """Whether a finished code block of `lines` lines is shown with syntax colours."""
+    return lines <= HIGHLIGHT_MAX_LINES
 
 
 def copy_button(code: str) -> None:
@@ -56,7 +61,7 @@ class CodeView(ui.element):
 
 def code_block(fenced: str, code: str) -> None:
     """A finished code fence with a copy button: coloured when short, plain text when long."""
-    if code.count("\n") < HIGHLIGHT_MAX_LINES:
+    if coloured(code.count("\n") + 1):
         with ui.element("div").classes("w-full relative code-block"):
             SafeMarkdown(fenced).classes("w-full")
             copy_button(code)
@@ -93,7 +98,7 @@ class LiveCode:
         """The fence closed: the element that shows it from now on (None: render it anew) and the text after it."""
         lines = finished.splitlines(keepends=True)
         close = next((i for i in range(1, len(lines)) if lines[i].rstrip(" \t\n") == self.root.fence), None)
-        if close is None or close - 1 < HIGHLIGHT_MAX_LINES:
+        if close is None or coloured(close - 1):
             return None, finished  # short blocks get their colours; an odd fence is rendered as markdown2 sees it
         code = "".join(lines[1:close])
         self.show(code)
