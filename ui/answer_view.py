@@ -76,11 +76,14 @@ class AnswerView:
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
-                with ui.column().classes("w-full gap-0 answer-body").mark("answer-body") as self.body:
+                # Plain block layout: the blocks' margins collapse as in one rendered text, and the
+                # many small elements of a long answer need no classes of their own.
+                body_classes = "w-full answer-body nicegui-markdown"
+                with ui.element("div").classes(body_classes).mark("answer-body") as self.body:
                     # Screen readers hear each finished block once, not every chunk of the open one.
                     live = 'aria-live="polite" aria-relevant="additions"'
-                    with ui.element("div").classes("w-full").props(live) as self.finished_blocks:
-                        self.frozen = ui.column().classes("w-full gap-0")
+                    with ui.element("div").props(live) as self.finished_blocks:
+                        self.frozen = ui.element("div")
                     self.tail = LiveTail()
                 with ui.row().classes("items-center gap-2") as self.thinking:
                     ui.spinner("dots", size="1.5em", color="primary")
@@ -151,7 +154,7 @@ class AnswerView:
             if len(self.frozen.default_slot.children) >= GROUP_SIZE:
                 # A container's update lists all its children: start a new group so it stays short.
                 with self.finished_blocks:
-                    self.frozen = ui.column().classes("w-full gap-0")
+                    self.frozen = ui.element("div")
             shown, finished = self.tail.take(finished)  # the open block, already on the page, stays
             if shown is not None:
                 shown.move(self.frozen)

@@ -45,11 +45,11 @@ class CodeView(ui.element):
 
     def __init__(self, opener: str) -> None:
         super().__init__("div")
-        self.classes("w-full relative code-block")
+        self.classes("relative code-block")
         self.opener = opener
         self.fence = opener[: len(opener) - len(opener.lstrip("`"))]
         self.closed = False
-        with self, ui.element("div").classes("nicegui-markdown w-full"), ui.element("pre"), ui.element("code"):
+        with self, ui.element("pre"), ui.element("code"):
             self.lines = ui.element("span")
             self.open_line = TextElement(tag="span", text="")
 
@@ -62,8 +62,8 @@ class CodeView(ui.element):
 def code_block(fenced: str, code: str) -> None:
     """A finished code fence with a copy button: coloured when short, plain text when long."""
     if coloured(code.count("\n") + 1):
-        with ui.element("div").classes("w-full relative code-block"):
-            SafeMarkdown(fenced).classes("w-full")
+        with ui.element("div").classes("relative code-block"):
+            SafeMarkdown(fenced)
             copy_button(code)
         return
     with CodeView(fenced.partition("\n")[0] + "\n") as view:
@@ -113,7 +113,7 @@ class TableView(ui.element):
 
     def __init__(self, head: str) -> None:
         super().__init__("div")
-        self.classes("w-full live-table-scroll")
+        self.classes("live-table-scroll")
         self.head = head
         self.rows = ""
         with self:
@@ -183,7 +183,7 @@ class LiveTail:
     """The answer's open block: append-only for code fences and tables, re-rendered otherwise."""
 
     def __init__(self) -> None:
-        with ui.column().classes("w-full gap-0") as self.root:
+        with ui.element("div") as self.root:
             # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
             self.markdown = MarkdownText(cache=False)
         self.block: LiveCode | LiveTable | None = None

@@ -39,15 +39,15 @@ class SafeMarkdown(ui.markdown):
 class MarkdownText(ui.html):
     """Markdown shown like `SafeMarkdown`, in an element whose updates carry only the HTML.
 
-    It takes Markdown, never HTML: what it sets is always markdown2's escaped rendering, and
-    the browser sanitizes that again (`sanitize=True`).
+    It takes Markdown, never HTML: what it sets is always markdown2's escaped rendering, and the
+    browser sanitizes that again (`sanitize=True`). It has no classes of its own, because a long
+    answer has many of them: NiceGUI's Markdown styles come from a `nicegui-markdown` ancestor.
     """
 
     def __init__(self, markdown: str = "", *, cache: bool = True) -> None:
         self._render = render_markdown if cache else render_fresh
         self.markdown = markdown
         super().__init__(self._render(markdown) if markdown else "", sanitize=True)
-        self.classes("nicegui-markdown w-full")
 
     def set_markdown(self, markdown: str) -> None:
         self.markdown = markdown
