@@ -25,6 +25,7 @@ from pydantic import Field, PrivateAttr
 
 from llm.context import ContextWindow
 from llm.engine import Engine, EngineConfig, engine_crashed, engine_for
+from llm.openai_reasoning import ReasoningChatOpenAI
 from llm.signals import Signal, signal_chunk
 
 
@@ -71,7 +72,7 @@ class EmbeddedChatModel(BaseChatModel):
         """The `ChatOpenAI` for the engine at `base_url` (a restarted engine has a new port)."""
         if base_url not in self._clients:
             self._clients.clear()
-            self._clients[base_url] = ChatOpenAI(
+            self._clients[base_url] = ReasoningChatOpenAI(  # ChatOpenAI that keeps `reasoning_content`
                 model=Path(self.model_path).stem,
                 base_url=base_url,
                 api_key=self.engine.api_key,

@@ -68,9 +68,11 @@ def _local(arg: str, settings: Settings) -> BaseChatModel:
 
 def _openai_compatible(model: str, settings: Settings, *, base_url: str | None, api_key: str | None) -> BaseChatModel:
     import httpx
-    from langchain_openai import ChatOpenAI
 
-    return ChatOpenAI(
+    from llm.openai_reasoning import ReasoningChatOpenAI
+
+    # ChatOpenAI, keeping the reasoning OpenAI-compatible servers stream (see llm.openai_reasoning).
+    return ReasoningChatOpenAI(
         model=model,
         base_url=base_url,
         api_key=api_key,

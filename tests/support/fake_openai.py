@@ -13,10 +13,15 @@ The requested model name picks the behaviour:
   stall       one chunk, then silence (for the idle timeout)
   hang        reads the request, never answers (for the read/connect timeout)
   malformed   one chunk, then a `data:` line that is not JSON
+  reasoning-content  `REASONING` in `reasoning_content` deltas (DeepSeek, llama.cpp), then `ANSWER` as content
+  reasoning-field    the same in `reasoning` deltas (newer vLLM, OpenRouter)
+  think-split        `<think>REASONING</think>ANSWER` inline, after leading whitespace, tags split mid-tag
+  think-unclosed     `<think>REASONING` inline, never closed (the answer is empty)
 Every request and every client disconnect is recorded with a timestamp in `events`.
 
 `FAILURES` is the one table of what each failing name must become: the human sentence, the error kind,
 the status of `POST /ask` and the text that arrived first. The page, CLI, API and streaming tests all read it.
+`REASONING_FORMS` is the same for the reasoning names: the deltas streamed, the reasoning and the answer expected.
 """
 
 from __future__ import annotations
@@ -90,6 +95,59 @@ FAILURES: dict[str, Failure] = {
         HELLO,
     ),
 }
+
+
+#: The reasoning the `reasoning-*` and `think-*` names stream before (or instead of) `ANSWER`.
+REASONING = "The user wants a test answer. I should reply in one sentence, word by word, and then stop."
+
+
+@dataclass(frozen=True)
+class ReasoningForm:
+    """One way a provider streams reasoning: the `delta` objects sent, and what must come out of them."""
+
+    deltas: tuple[dict, ...]
+    reasoning: str  # the reasoning text expected, never inside the answer
+    answer: str  # the answer text expected, exactly
+
+
+def _think_deltas(closed: bool) -> tuple[dict, ...]:
+    """`<think>REASONING</think>ANSWER` as content after leading whitespace, cut inside both tags."""
+    pieces = ["\n ", "<t", "hink>", "\n", *words(REASONING)]
+    if closed:
+        first, *rest = words(ANSWER)
+        pieces += ["\n</thi", "nk", ">\n\n" + first, *rest]
+    return tuple({"content": piece} for piece in pieces)
+
+
+REASONING_FORMS: dict[str, ReasoningForm] = {
+    "reasoning-content": ReasoningForm(
+        (
+            {"role": "assistant", "content": None, "reasoning_content": ""},
+            *({"content": None, "reasoning_content": w} for w in words(REASONING)),
+            *({"content": w, "reasoning_content": None} for w in words(ANSWER)),
+        ),
+        REASONING,
+        ANSWER,
+    ),
+    "reasoning-field": ReasoningForm(
+        (
+            {"role": "assistant", "content": ""},
+            *({"reasoning": w} for w in words(REASONING)),
+            *({"content": w} for w in words(ANSWER)),
+        ),
+        REASONING,
+        ANSWER,
+    ),
+    "think-split": ReasoningForm(_think_deltas(closed=True), REASONING, ANSWER),
+    "think-unclosed": ReasoningForm(_think_deltas(closed=False), REASONING, ""),
+}
+
+
+def _delta_chunk(delta: dict) -> bytes:
+    """One SSE event carrying `delta` as is (with fields that are not in the official API)."""
+    body = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test"}
+    body["choices"] = [{"index": 0, "delta": delta, "finish_reason": None}]
+    return f"data: {json.dumps(body)}\n\n".encode()
 
 
 def _chunk(content: str | None = None, *, finish: str | None = None, usage: dict | None = None) -> bytes:
@@ -235,7 +293,11 @@ class FakeOpenAIServer:
             await send(b"")
             await gone(1)
             return
-        for piece in words(ANSWER):
+        deltas = REASONING_FORMS[model].deltas if model in REASONING_FORMS else ()
+        for delta in deltas:
+            await send(_delta_chunk(delta))
+            await asyncio.sleep(0.01)
+        for piece in () if deltas else words(ANSWER):
             await send(_chunk(piece))
             await asyncio.sleep(0.01)
         await send(_chunk(finish="stop"))
