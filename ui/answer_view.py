@@ -43,6 +43,11 @@ SIGNAL_TEXT = {
 }
 
 
+def frozen_group() -> ui.element:
+    """A container of finished blocks; screen readers hear each block once, not every chunk of the open one."""
+    return ui.element("div").props('aria-live="polite" aria-relevant="additions"')
+
+
 def summary_line(message: Message) -> str:
     """'Stopped · 42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s' from saved figures."""
     return " · ".join(p for p in (STATUS_TEXT.get(message.status, ""), figures_line(message.figures or {})) if p)
@@ -80,10 +85,7 @@ class AnswerView:
                 # many small elements of a long answer need no classes of their own.
                 body_classes = "w-full answer-body nicegui-markdown"
                 with ui.element("div").classes(body_classes).mark("answer-body") as self.body:
-                    # Screen readers hear each finished block once, not every chunk of the open one.
-                    live = 'aria-live="polite" aria-relevant="additions"'
-                    with ui.element("div").props(live) as self.finished_blocks:
-                        self.frozen = ui.element("div")
+                    self.frozen: ui.element | None = frozen_group()
                     self.tail = LiveTail()
                 with ui.row().classes("items-center gap-2") as self.thinking:
                     ui.spinner("dots", size="1.5em", color="primary")
@@ -151,14 +153,18 @@ class AnswerView:
         if self.splitter.text:
             self.thinking.set_visibility(False)
         if finished := self.splitter.take_finished():
-            if len(self.frozen.default_slot.children) >= GROUP_SIZE:
-                # A container's update lists all its children: start a new group so it stays short.
-                with self.finished_blocks:
-                    self.frozen = ui.element("div")
-            shown, finished = self.tail.take(finished)  # the open block, already on the page, stays
-            if shown is not None:
-                shown.move(self.frozen)
-            with self.frozen:
+            shown, finished = self.tail.take(finished)
+            if shown:
+                # The block stays where it streamed (moving a large element would rebuild it in the
+                # browser): the tail's element joins the finished part, a new tail starts after it.
+                self.tail.start_after()
+                self.frozen = None
+            # A container's update lists all its children: a new group keeps it short.
+            if finished and (self.frozen is None or len(self.frozen.default_slot.children) >= GROUP_SIZE):
+                with self.body:
+                    self.frozen = frozen_group()
+                self.tail.root.move(self.body)  # the tail stays last (it is small: no block is open)
+            with self.frozen or self.body:
                 for kind, text, code in fenced_segments(finished):
                     if kind == "code":
                         code_block(text, code)

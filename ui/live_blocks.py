@@ -183,11 +183,20 @@ class LiveTail:
     """The answer's open block: append-only for code fences and tables, re-rendered otherwise."""
 
     def __init__(self) -> None:
-        with ui.element("div") as self.root:
-            # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
-            self.markdown = MarkdownText(cache=False)
         self.block: LiveCode | LiveTable | None = None
         self._plain_from = -1  # where a block starts that is re-rendered whole after all
+        self.root, self.markdown = self._new_root()
+
+    def start_after(self) -> None:
+        """Leave the current element to the finished part of the answer and go on in a new one after it."""
+        with self.root.parent_slot.parent:  # type: ignore[union-attr]
+            self.root, self.markdown = self._new_root()
+
+    @staticmethod
+    def _new_root() -> tuple[ui.element, MarkdownText]:
+        with ui.element("div") as root:
+            # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
+            return root, MarkdownText(cache=False)
 
     def show(self, tail: str, start: int) -> None:
         """Show `tail`, the open part of the answer, which starts at `start` in the answer."""
