@@ -14,6 +14,10 @@ Settings (environment, read when the model is built; a prompt may override them 
 A prompt containing `[bench chunks=N rate=R tag=T]` (any subset) overrides chunks and rate for that answer
 and labels its log lines with T (the benchmark uses it to match tabs with their model logs).
 
+Issue 13's long single blocks (bench/long_blocks.py): `[bench shape=code lines=4000]` streams one fenced Python
+block of 4,000 lines, `[bench shape=table rows=1000]` one Markdown table of 1,000 rows, each followed by ENDMARK
+(`chunks` is then ignored: the shape decides how many chunks there are).
+
 Pacing: chunk i is released at t0 + i / rate, whatever the consumer did before (an absolute schedule: a
 slow consumer is not punished twice, and jitter does not accumulate). With rate 0 the async stream
 still awaits `asyncio.sleep(0)` after each chunk, like a network stream between two reads.
@@ -34,6 +38,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field
+
+from bench.long_blocks import SHAPES, shape_chunks
 
 SENTINEL = "ENDMARK"
 _OPTIONS = re.compile(r"\[bench([^\]]*)\]")
@@ -161,7 +167,7 @@ def full_text(n: int) -> str:
 
 
 def parse_options(text: str) -> dict[str, Any]:
-    """`[bench chunks=N rate=R tag=T]` in a prompt -> {"chunks": N, "rate": R, "tag": T}."""
+    """`[bench chunks=N rate=R tag=T shape=S lines=L rows=R]` in a prompt -> {"chunks": N, "rate": R, ...}."""
     found: dict[str, Any] = {}
     match = _OPTIONS.search(text or "")
     if not match:
@@ -174,7 +180,18 @@ def parse_options(text: str) -> dict[str, Any]:
             found["rate"] = float(value)
         elif key == "tag":
             found["tag"] = value
+        elif key == "shape" and value in SHAPES:
+            found["shape"] = value
+        elif key in ("lines", "rows"):
+            found["size"] = int(value)
     return found
+
+
+def answer_chunks(options: dict[str, Any], default_chunks: int) -> list[str]:
+    """The chunks an answer with these parsed prompt options streams (a shape, or `chunks` of Markdown)."""
+    if options.get("shape"):
+        return shape_chunks(options["shape"], options.get("size", 2000))
+    return make_chunks(options.get("chunks", default_chunks))
 
 
 class BenchChatModel(BaseChatModel):
@@ -191,7 +208,7 @@ class BenchChatModel(BaseChatModel):
     def _plan(self, messages: list[BaseMessage]) -> tuple[list[str], float, str | None]:
         prompt = messages[-1].text if messages else ""
         options = parse_options(prompt)
-        return make_chunks(options.get("chunks", self.chunks)), options.get("rate", self.rate), options.get("tag")
+        return answer_chunks(options, self.chunks), options.get("rate", self.rate), options.get("tag")
 
     def _write(self, record: dict[str, Any]) -> None:
         if self.log_path:

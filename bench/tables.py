@@ -57,7 +57,14 @@ def machine_info() -> dict[str, Any]:
         info["git"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
         ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, timeout=5)
+        # the code under test: changes to bench/ itself (or untracked files) do not make a run "dirty"
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "-uno", "--", ".", ":!bench"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
         info["git_dirty"] = bool(dirty.stdout.strip())
     return info
 

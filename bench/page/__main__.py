@@ -28,9 +28,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="1 rep, shorter timeouts, 10 answers + 10 tabs memory check (about 4-6 minutes)",
+        help="1 rep, shorter timeouts, 10 answers + 10 tabs (and 6 long answers) memory checks (about 5-7 minutes)",
     )
-    parser.add_argument("--only", default="W1,W2,W3,EMB,MEM", help="comma list of W1,W2,W3,EMB,MEM")
+    parser.add_argument(
+        "--only",
+        default="W1,W2,W3,CODE2K,CODE4K,TAB500,TAB1K,EMB,MEM",
+        help="comma list of W1,W2,W3,CODE2K,CODE4K,TAB500,TAB1K,EMB,MEM",
+    )
     parser.add_argument("--apps", default="rivulet,naive", help="comma list of rivulet,naive")
     parser.add_argument("--reps", type=int, default=3, help="repetitions of each Rivulet workload")
     parser.add_argument("--naive-reps", type=int, default=1, help="repetitions of each naive-page workload")
@@ -42,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--w1-timeout", type=float, default=30.0, help="seconds from submit, W1")
     parser.add_argument("--w2-timeout", type=float, default=40.0, help="seconds from submit, W2")
     parser.add_argument("--w3-timeout", type=float, default=30.0, help="seconds from submit, W3 (all tabs)")
+    parser.add_argument(
+        "--long-timeout", type=float, default=30.0, help="seconds from submit, CODE2K/CODE4K/TAB500/TAB1K (issue 13)"
+    )
     parser.add_argument("--emb-timeout", type=float, default=90.0, help="seconds per embedded answer")
     parser.add_argument(
         "--stable-s",
@@ -55,6 +62,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--mem-budget", type=float, default=200.0, help="no new memory-check answer after this many s (min 6 answers)"
     )
     parser.add_argument("--mem-tabs", type=int, default=50)
+    parser.add_argument(
+        "--mem-shape",
+        default="markdown,code",
+        help="comma list: which memory checks MEM runs. markdown = issue 5's (--mem-answers W1 answers in one tab, "
+        "then --mem-tabs tabs); code / table = issue 13's (--mem-long-answers CODE4K / TAB1K answers, each in "
+        "its own tab, closed after it)",
+    )
+    parser.add_argument("--mem-long-answers", type=int, default=20, help="answers of a code/table memory check")
     parser.add_argument(
         "--mem-tab-chunks",
         type=int,
@@ -70,7 +85,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--settle", type=float, default=0.5, help="seconds after the page is ready")
     parser.add_argument("--run-timeout", type=float, default=150.0, help="hard limit per run (start to stop), s")
-    parser.add_argument("--hard-timeout", type=float, default=1500.0, help="hard limit for the whole script, s")
+    parser.add_argument("--hard-timeout", type=float, default=2100.0, help="hard limit for the whole script, s")
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -87,11 +102,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--prompt-selector", default=PROMPT_SELECTOR, help="CSS selector of the prompt box (last match)"
     )
     parser.add_argument("--out", default=str(RESULTS / "page_bench.jsonl"))
+    parser.add_argument(
+        "--summary",
+        default=None,
+        help="the summary's path (default: summary.md, or <out stem>_summary.md beside --out)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.reps, args.naive_reps = 1, 1
         args.w1_timeout, args.w2_timeout, args.w3_timeout = 15.0, 30.0, 30.0
-        args.mem_answers, args.mem_tabs = 10, 10
+        args.long_timeout = min(args.long_timeout, 20.0)
+        args.mem_answers, args.mem_tabs, args.mem_long_answers = 10, 10, 6
     return args
 
 
@@ -115,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     asyncio.run(run_all(args, workloads, apps, only, results, t0))
     summary = write_summary(results.records, workloads, apps, args, time.time() - t0)
     print("\n" + summary)
-    print(f"\ntotal {time.time() - t0:.0f} s; results: {out}, {summary_path(out)}")
+    print(f"\ntotal {time.time() - t0:.0f} s; results: {out}, {summary_path(out, args.summary)}")
 
 
 if __name__ == "__main__":

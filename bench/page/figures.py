@@ -62,6 +62,13 @@ def workload_figures(records: list[dict[str, Any]], app: str, wl: str) -> dict[s
         "browser_cpu_s": median(r["browser_cpu_s"] for r in runs),
         "updates": median(t.get("visible_updates") for t in use),
         "max_gap_s": median(t.get("max_gap_s") for t in use),
+        "longest_task_ms": median(t.get("longest_task_ms") for t in use),
+        "longest_task_max_ms": max(
+            (t["longest_task_ms"] for t in use if t.get("longest_task_ms") is not None), default=None
+        ),
+        "long_tasks": median(t.get("long_tasks") for t in use),
+        "scroll_gap_px": median(t.get("scroll_gap_px") for t in use),
+        "scroll_gap_max_px": max((t["scroll_gap_px"] for t in use if t.get("scroll_gap_px") is not None), default=None),
         "rss_before_mb": median(r["server_rss_before_mb"] for r in runs),
         "rss_after_mb": median(r["server_rss_after_mb"] for r in runs),
         "other_cores": median(r["background"]["foreign_cores"] for r in runs),
@@ -78,8 +85,33 @@ def workload_figures(records: list[dict[str, Any]], app: str, wl: str) -> dict[s
         "renderer_task_s": median((t.get("renderer") or {}).get("TaskDuration") for t in use),
         "dom_nodes": median((t.get("renderer") or {}).get("dom_nodes_end") for t in use),
         "model_emitted_at_timeout": median(t.get("model_emitted_at_timeout") for t in tabs),
+        "timeout_s": runs[0].get("timeout_s"),
     }
     fig["t_done_over_model"] = (fig["t_done_s"] / fig["model_s"]) if fig["t_done_s"] and fig["model_s"] else None
     if len(tabs) > len(runs):  # several tabs per run: per-tab lags
         fig["per_tab_lag_s"] = [t.get("lag_s") for t in tabs]
     return fig
+
+
+#: The figures compared between a workload and the one twice its size.
+GROWTH_KEYS = ("answer_chars", "server_cpu_s", "bytes", "t_done_s")
+
+
+def growth(records: list[dict[str, Any]], app: str, small: str, big: str) -> dict[str, Any] | None:
+    """Ratios big / small of the medians (answer chars, server CPU, page bytes, shown after) for `app`, or None.
+
+    A DNF on either side gives None for the time ratio (its t_done is not an answer's)."""
+    a, b = workload_figures(records, app, small), workload_figures(records, app, big)
+    if not a or not b:
+        return None
+    ra, rb = workload_runs(records, app, small), workload_runs(records, app, big)
+    out: dict[str, Any] = {"dnf": a["dnf"] or b["dnf"]}
+    pairs = {
+        "answer_chars": (ra[0]["answer_chars"], rb[0]["answer_chars"]),
+        "server_cpu_s": (a["server_cpu_s"], b["server_cpu_s"]),
+        "bytes": (a["ws_mb"], b["ws_mb"]),
+        "t_done_s": (None, None) if out["dnf"] else (a["t_done_s"], b["t_done_s"]),
+    }
+    for key, (x, y) in pairs.items():
+        out[key] = y / x if x and y is not None else None
+    return out

@@ -8,6 +8,9 @@
 //    `window.__benchArm(n0, endTail)` then starts a new answer measurement: the answer is the last `selector`
 //    element once there are more than n0 of them; it is done when its text ends with ENDMARK (or, with
 //    `endTail`, when its letters end with `endTail`). The Enter keydown that sends the prompt is `submitT`.
+// 3. window.__benchLongTasks(): the page's long tasks ([epoch ms start, ms duration], PerformanceObserver 'longtask',
+//    buffered); window.__benchScrollGap(): px between the bottom of the answer's scroll container
+//    (`.q-scrollarea__container` in Rivulet, else the document) and its scrollTop + clientHeight.
 (() => {
   const N = window.__benchNet = {wsBytes: 0, wsFrames: 0, byEvent: {}, samples: [], sampleBytes: 0,
                                  sampleCap: 0, resources: []};
@@ -44,6 +47,22 @@
       }
     }).observe({type: 'resource', buffered: true});
   } catch (err) {}
+  const LT = window.__benchLong = [];
+  const keep = (entries) => { for (const e of entries) LT.push([performance.timeOrigin + e.startTime, e.duration]); };
+  let longObs = null;
+  try {
+    longObs = new PerformanceObserver((list) => keep(list.getEntries()));
+    longObs.observe({type: 'longtask', buffered: true});
+  } catch (err) { window.__benchLongError = String(err); }
+  window.__benchLongTasks = () => { if (longObs) keep(longObs.takeRecords()); return LT; };
+  window.__benchScrollGap = (selector) => {
+    const all = document.querySelectorAll(selector || '.answer-body');
+    let el = all.length ? all[all.length - 1] : null;
+    while (el && !(el.classList && el.classList.contains('q-scrollarea__container'))) el = el.parentElement;
+    const c = el || document.scrollingElement || document.documentElement;
+    return {gap: c.scrollHeight - (c.scrollTop + c.clientHeight), scrollHeight: c.scrollHeight,
+            container: el ? 'q-scrollarea__container' : 'document'};
+  };
 
   window.__benchObserve = (selector) => {
     const now = () => performance.timeOrigin + performance.now();

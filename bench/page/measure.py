@@ -20,6 +20,28 @@ from tests.support.servers import ServerProcess, process_tree
 PROMPT_SELECTOR = "textarea:visible"
 
 
+async def scroll_gap(page: Any) -> dict[str, Any] | None:
+    """{"gap": px between the bottom of the answer's scroll container and its visible bottom, "container": ...}."""
+    try:
+        return await page.evaluate("() => window.__benchScrollGap()")
+    except Exception:
+        return None
+
+
+async def long_tasks(page: Any, start_ms: float, end_ms: float) -> dict[str, Any]:
+    """The page's long tasks (>= 50 ms, PerformanceObserver 'longtask') that overlap [start_ms, end_ms] (epoch ms):
+    the longest, how many, their total."""
+    entries = await page.evaluate("() => window.__benchLongTasks ? window.__benchLongTasks() : null")
+    if entries is None:
+        return {"longest_task_ms": None, "long_tasks": None, "long_tasks_ms": None}
+    mine = [d for t, d in entries if t < end_ms and t + d > start_ms]
+    return {
+        "longest_task_ms": round(max(mine), 1) if mine else 0.0,
+        "long_tasks": len(mine),
+        "long_tasks_ms": round(sum(mine), 1),
+    }
+
+
 async def measure(
     server: ServerProcess,
     browser: Browser,
@@ -74,6 +96,7 @@ async def measure(
     states: list[list[Any]] = [[None, -1, None] for _ in pages]
     last_change = [time.time()] * len(pages)
     finished = [False] * len(pages)
+    gap_at_done: list[dict[str, Any] | None] = [None] * len(pages)
     while time.time() < deadline and not all(finished):
         await asyncio.sleep(0.1 if len(pages) == 1 else 0.2)
         peak_rss = max(peak_rss, rss_mb(server_procs))
@@ -86,6 +109,7 @@ async def measure(
             states[i] = st
             if st[0] is not None or (stable_s is not None and st[1] > 0 and time.time() - last_change[i] >= stable_s):
                 finished[i] = True
+                gap_at_done[i] = await scroll_gap(page)
     t_end_wait = time.time()
     await asyncio.sleep(tail)
     server_end = process_tree(server.pid)
@@ -142,6 +166,12 @@ async def measure(
             tab["visible_updates"] = len(stream)
             tab["max_gap_s"] = round(max(gaps) / 1000, 4) if gaps else 0.0
             tab["visible_span_s"] = round((end_ms - first[0]) / 1000, 4)
+        window_end_ms = done_ms if done_ms is not None else (t_end_wait + off) * 1000
+        tab.update(await long_tasks(page, submit_ms, window_end_ms))
+        gap = await scroll_gap(page)
+        tab["scroll_gap_px"] = gap["gap"] if gap else None
+        tab["scroll_container"] = gap["container"] if gap else None
+        tab["scroll_gap_at_done_px"] = (gap_at_done[i] or {}).get("gap")
         if perf0[i] and perf1[i]:
             tab["renderer"] = {k: round(perf1[i].get(k, 0) - perf0[i].get(k, 0), 3) for k in PERF_KEYS}
             tab["renderer"]["dom_nodes_end"] = perf1[i].get("Nodes")

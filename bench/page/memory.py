@@ -22,40 +22,50 @@ from bench.tables import fmt
 from tests.support.servers import ServerProcess, process_tree
 
 
+class Sampler:
+    """Server RSS samples (and, through probe_server, live objects after gc), labelled, seconds since the start."""
+
+    def __init__(self, server: ServerProcess, probe: bool) -> None:
+        self.server, self.probe, self.t0 = server, probe, time.time()
+        self.samples: list[dict[str, Any]] = []
+
+    def __call__(self, label: str, **extra: Any) -> float:
+        value = rss_mb(process_tree(self.server.pid))
+        if self.probe:
+            with (
+                contextlib.suppress(Exception),
+                urllib.request.urlopen(self.server.url + "/__bench/objects", timeout=20) as r,
+            ):
+                extra["objects"] = json.loads(r.read())
+        self.samples.append({"at": label, "rss_mb": round(value, 1), "t": round(time.time() - self.t0, 1), **extra})
+        return value
+
+
 async def run_memory(pw: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Server RSS (and, through probe_server, live objects) over many answers in one tab, then many tabs."""
     run_id = f"MEM-{int(time.time())}"
     rundir = RAW / run_id
     wl = Workload("W1", 5000, 0.0, timeout=args.w1_timeout)
-    samples: list[dict[str, Any]] = []
     rec: dict[str, Any] = {
         "kind": "memory",
         "app": "rivulet",
+        "shape": "markdown",
         "answers": args.mem_answers,
         "tabs": args.mem_tabs,
         "run": run_id,
     }
-
-    def sample(server: ServerProcess, label: str, **extra: Any) -> float:
-        value = rss_mb(process_tree(server.pid))
-        if args.mem_probe:
-            with (
-                contextlib.suppress(Exception),
-                urllib.request.urlopen(server.url + "/__bench/objects", timeout=20) as r,
-            ):
-                extra["objects"] = json.loads(r.read())
-        samples.append({"at": label, "rss_mb": round(value, 1), "t": round(time.time() - t0, 1), **extra})
-        return value
 
     failures = 0
     # 50 answers of ~32 KB each are far over the default 100,000-character prompt+history limit
     env = {"RIVULET_MAX_PROMPT_CHARS": "100000000"}
     with app_server("rivulet", "bench", rundir, env=env, probe=args.mem_probe) as server:
         t0 = time.time()
-        sample(server, "start")
+        sample = Sampler(server, args.mem_probe)
+        samples = sample.samples
+        sample("start")
         async with Browser(pw) as browser:
             ctx, page = await browser.open(server.url)
-            sample(server, "first tab open")
+            sample("first tab open")
             answers: list[dict[str, Any]] = []
             rec["answer_figures"] = answers
             for k in range(1, args.mem_answers + 1):
@@ -100,7 +110,7 @@ async def run_memory(pw: Any, args: argparse.Namespace) -> dict[str, Any]:
                 if not tab["ok"]:
                     failures += 1
                 if k in (1, 5) or k % 5 == 0:
-                    sample(server, f"after answer {k}", t_done_s=tab["t_done_s"], ok=tab["ok"])
+                    sample(f"after answer {k}", t_done_s=tab["t_done_s"], ok=tab["ok"])
                     print(
                         f"    MEM answer {k}: t_first {fmt(tab['t_first_s'])} s, t_done {fmt(tab['t_done_s'])} s, "
                         f"{tab['ws_bytes'] / 1e6:.2f} MB to the page, server CPU {result['server_cpu_s']} s, "
@@ -112,7 +122,7 @@ async def run_memory(pw: Any, args: argparse.Namespace) -> dict[str, Any]:
                     rec["error"] = "3 answers did not finish: memory check stopped"
                     break
             if answers and not any(s["at"] == f"after answer {answers[-1]['answer']}" for s in samples):
-                sample(server, f"after answer {answers[-1]['answer']}", t_done_s=answers[-1]["t_done_s"])
+                sample(f"after answer {answers[-1]['answer']}", t_done_s=answers[-1]["t_done_s"])
             for j in range(1, args.mem_tabs + 1):
                 c2, p2 = await browser.open(server.url)
                 if args.mem_tab_chunks:
@@ -129,13 +139,13 @@ async def run_memory(pw: Any, args: argparse.Namespace) -> dict[str, Any]:
                     )
                 await c2.close()
                 if j % 10 == 0:
-                    sample(server, f"after {j} tabs opened and closed")
+                    sample(f"after {j} tabs opened and closed")
                     print(f"    MEM {j} tabs opened and closed: RSS {samples[-1]['rss_mb']} MB", flush=True)
             await asyncio.sleep(args.mem_settle)
-            sample(server, f"end: {args.mem_settle:g} s later (first tab still open)")
+            sample(f"end: {args.mem_settle:g} s later (first tab still open)")
             await ctx.close()
             await asyncio.sleep(args.mem_settle)
-            sample(server, "first tab closed too")
+            sample("first tab closed too")
     by = {s["at"]: s["rss_mb"] for s in samples}
     ref = by.get("after answer 5")
     end = next((s["rss_mb"] for s in samples if s["at"].startswith("end:")), None)

@@ -1,17 +1,18 @@
-"""The page benchmark's summary (bench/results/summary.md): side-by-side table, W3 per tab, byte breakdowns, the
-embedded comparison, the memory samples and issue 5's targets."""
+"""The page benchmark's summary (bench/results/summary.md): side-by-side table, issue 13's long blocks and their
+growth, W3 per tab, byte breakdowns, the embedded comparison, the memory samples and the targets (issues 5, 13)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from bench import MOBY_PROMPT
-from bench.page.figures import workload_figures
+from bench.page.figures import growth, workload_figures
 from bench.page.frames import frame_breakdown, frames_table
 from bench.page.targets import targets
-from bench.page.workloads import Workload
+from bench.page.workloads import GROWTH_PAIRS, Workload
 from bench.tables import fmt, median, stamp, table
 
 ROWS = [  # key, label, format
@@ -29,6 +30,9 @@ ROWS = [  # key, label, format
     ("browser_cpu_s", "browser CPU s", "{:.2f}"),
     ("updates", "visible updates", "{:.0f}"),
     ("max_gap_s", "largest gap s", "{:.3f}"),
+    ("longest_task_ms", "longest long task ms", "{:.0f}"),
+    ("long_tasks", "long tasks (>= 50 ms)", "{:.0f}"),
+    ("scroll_gap_px", "px left below the view at the end", "{:.0f}"),
     ("rss_before_mb", "server RSS before MB", "{:.0f}"),
     ("rss_after_mb", "server RSS after MB", "{:.0f}"),
     ("renderer_task_s", "renderer main-thread busy s (per tab)", "{:.2f}"),
@@ -68,6 +72,57 @@ def side_by_side(records: list[dict[str, Any]], workloads: list[Workload], apps:
                 )
             rows.append(row)
     return table(head, rows)
+
+
+#: Issue 13's compact table: key, header, format.
+LONG_COLUMNS = [
+    ("t_done_s", "shown after s", "{:.2f}"),
+    ("server_cpu_s", "server CPU s", "{:.2f}"),
+    ("bytes_x", "bytes / answer", "{:.2f}"),
+    ("longest_task_max_ms", "longest task ms", "{:.0f}"),
+    ("scroll_gap_max_px", "px from bottom", "{:.0f}"),
+    ("browser_cpu_s", "browser CPU s", "{:.2f}"),
+    ("other_cores", "other cores", "{:.2f}"),
+]
+
+
+def long_table(records: list[dict[str, Any]], workloads: list[Workload], apps: list[str]) -> str:
+    """One row per (workload, app): issue 13's figures (shown after, CPU, bytes, longest task, end position)."""
+    rows = []
+    for wl in workloads:
+        if wl.tabs > 1:
+            continue
+        for app in apps:
+            f = workload_figures(records, app, wl.name)
+            if not f:
+                continue
+            cells = [fmt(f.get(k), spec) for k, _, spec in LONG_COLUMNS]
+            if f["dnf"]:
+                cells[0] = f"DNF ({fmt(f['shown_pct'], '{:.0f}')}% at {wl.timeout:g} s)"
+            rows.append([wl.label(), app, f"{f['ok_runs']}/{f['runs']}", *cells])
+    return table(["workload", "app", "ok", *[h for _, h, _ in LONG_COLUMNS]], rows) if rows else ""
+
+
+def growth_table(records: list[dict[str, Any]], apps: list[str]) -> str:
+    """Issue 13's growth: each figure of the workload twice the size over the smaller one's, per app."""
+    rows = []
+    for small, big in GROWTH_PAIRS:
+        for app in apps:
+            g = growth(records, app, small, big)
+            if g:
+                dnf = " (DNF)" if g["dnf"] else ""  # a DNF's CPU and bytes cover its timeout window only
+                rows.append(
+                    [
+                        f"{big} / {small}",
+                        app,
+                        fmt(g["answer_chars"], "{:.2f}x"),
+                        fmt(g["server_cpu_s"], "{:.2f}x") + dnf,
+                        fmt(g["bytes"], "{:.2f}x") + dnf,
+                        "DNF" if g["dnf"] else fmt(g["t_done_s"], "{:.2f}x"),
+                    ]
+                )
+    head = ["growth", "app", "answer chars", "server CPU", "page bytes", "shown after"]
+    return table(head, rows) if rows else ""
 
 
 def embedded_table(records: list[dict[str, Any]], apps: list[str]) -> tuple[str, dict[str, Any]]:
@@ -169,6 +224,53 @@ def memory_table(mem: dict[str, Any]) -> str:
     return table(head, rows)
 
 
+def memory_section(mem: dict[str, Any]) -> list[str]:
+    """Issue 5's memory check: W1 answers in one tab, then many tabs."""
+    parts = [
+        "## Memory",
+        "",
+        memory_table(mem),
+        "",
+        f"Growth from after answer 5 to the end: {fmt(mem.get('growth_mb'), '{:.1f}')} MB "
+        f"({len(mem.get('answer_figures', []))} of {mem['answers']} answers run"
+        + (f": {mem['stopped_early']}" if mem.get("stopped_early") else "")
+        + f"; {mem.get('answer_failures')} did not finish; {mem['tabs']} tabs, each a new browser context). "
+        "Per-answer figures of the single tab are in the JSON record. The server runs with "
+        "RIVULET_MAX_PROMPT_CHARS=100000000: the conversation's history (50 answers of 32 KB) is far over "
+        "the default 100,000-character limit.",
+        "",
+    ]
+    last = (mem["samples"][-1].get("objects") or {}) if mem.get("samples") else {}
+    if last:
+        parts += [
+            f"Objects after gc at the very end (no tab open): {last.get('clients')} clients, "
+            f"{last.get('elements')} elements ({last.get('orphan_elements')} without a live client: "
+            f"{last.get('orphans_by_type')}), Rivulet objects {last.get('rivulet_objects')}, "
+            f"{last.get('tasks')} asyncio tasks (bench/probe_server.py).",
+            "",
+        ]
+    return parts
+
+
+def long_memory_section(mem: dict[str, Any]) -> list[str]:
+    """Issue 13's memory check: long answers, each in its own tab, closed after it."""
+    if mem.get("error") and not mem.get("samples"):
+        return [f"## Memory after long answers ({mem.get('shape')}): ERROR {mem['error']}", ""]
+    n = len(mem.get("answer_figures", []))
+    return [
+        f"## Memory after long answers ({mem['label']}, each in its own tab)",
+        "",
+        memory_table(mem),
+        "",
+        f"RSS at the end minus at the start (one tab open both times): {fmt(mem.get('growth_from_start_mb'), '{:.1f}')}"
+        f" MB after {n} of {mem['answers']} answers"
+        + (f" ({mem['stopped_early']})" if mem.get("stopped_early") else "")
+        + f"; {mem.get('answer_failures')} did not finish. After the first answer: "
+        f"{fmt(mem.get('rss_after_1_mb'), '{:.1f}')} MB (start {fmt(mem.get('rss_start_mb'), '{:.1f}')} MB).",
+        "",
+    ]
+
+
 def write_summary(
     records: list[dict[str, Any]], workloads: list[Workload], apps: list[str], args: argparse.Namespace, total_s: float
 ) -> str:
@@ -176,11 +278,28 @@ def write_summary(
     meta = records[0] if records and records[0].get("kind") == "meta" else {}
     machine = meta.get("machine", {})
     parts.append(
-        f"{machine.get('cpus')} cores · git {machine.get('git')}{' (dirty)' if machine.get('git_dirty') else ''}"
-        f" · Rivulet reps {args.reps}, naive reps {args.naive_reps} · total {total_s:.0f} s · "
-        "command: `.venv/bin/python -m bench.page" + (" --quick" if args.quick else "") + "`"
+        f"{machine.get('cpus')} cores · git {machine.get('git')}"
+        + (" + uncommitted changes" if machine.get("git_dirty") else "")
+        + f" · Rivulet reps {args.reps}, naive reps {args.naive_reps} · total {total_s:.0f} s · "
+        "command: `" + " ".join([".venv/bin/python -m bench.page", *sys.argv[1:]]) + "`"
     )
     parts.append("")
+    long = long_table(records, [w for w in workloads if w.shape or w.name in ("W1", "W2")], apps)
+    if long:
+        parts += [
+            "## Long single blocks (issue 13): figures per workload (medians; worst run for task and position)",
+            "",
+            long,
+            "",
+            "shown after = submit -> the whole answer in the DOM; bytes / answer = WebSocket payload over the "
+            "answer's Markdown length; longest task = the longest `longtask` (PerformanceObserver) overlapping "
+            "submit -> shown; px from bottom = the scroll container's scrollHeight - (scrollTop + clientHeight) "
+            "0.5 s after the answer was shown.",
+            "",
+        ]
+    grow = growth_table(records, apps)
+    if grow:
+        parts += ["### Growth: twice the size (issue 13)", "", grow, ""]
     if any(r.get("kind") == "workload" for r in records):
         parts += [
             "## Side by side (medians; ratio = naive ÷ Rivulet)",
@@ -241,38 +360,20 @@ def write_summary(
             "(last chunk - first chunk). Ratios are per repetition (raw and pages alternate), then the median.",
             "",
         ]
-    mem = next((r for r in records if r.get("kind") == "memory"), None)
+    mem = next((r for r in records if r.get("kind") == "memory" and r.get("shape", "markdown") == "markdown"), None)
     if mem:
-        parts += [
-            "## Memory",
-            "",
-            memory_table(mem),
-            "",
-            f"Growth from after answer 5 to the end: {fmt(mem.get('growth_mb'), '{:.1f}')} MB "
-            f"({len(mem.get('answer_figures', []))} of {mem['answers']} answers run"
-            + (f": {mem['stopped_early']}" if mem.get("stopped_early") else "")
-            + f"; {mem.get('answer_failures')} did not finish; {mem['tabs']} tabs, each a new browser context). "
-            "Per-answer figures of the single tab are in the JSON record. The server runs with "
-            "RIVULET_MAX_PROMPT_CHARS=100000000: the conversation's history (50 answers of 32 KB) is far over "
-            "the default 100,000-character limit.",
-            "",
-        ]
-        last = (mem["samples"][-1].get("objects") or {}) if mem.get("samples") else {}
-        if last:
-            parts += [
-                f"Objects after gc at the very end (no tab open): {last.get('clients')} clients, "
-                f"{last.get('elements')} elements ({last.get('orphan_elements')} without a live client: "
-                f"{last.get('orphans_by_type')}), Rivulet objects {last.get('rivulet_objects')}, "
-                f"{last.get('tasks')} asyncio tasks (bench/probe_server.py).",
-                "",
-            ]
+        parts += memory_section(mem)
+    for long_mem in (r for r in records if r.get("kind") == "memory" and r.get("shape") in ("code", "table")):
+        parts += long_memory_section(long_mem)
     tgt, _ = targets(records, emb, mem)
-    parts += ["## Targets of issue 5", "", tgt, ""]
+    parts += ["## Targets (issues 5 and 13)", "", tgt, ""]
     text = "\n".join(parts)
-    summary_path(Path(args.out)).write_text(text + "\n")
+    summary_path(Path(args.out), getattr(args, "summary", None)).write_text(text + "\n")
     return text
 
 
-def summary_path(out: Path) -> Path:
-    """summary.md beside the default results file; <stem>_summary.md beside any other --out."""
+def summary_path(out: Path, summary: str | None = None) -> Path:
+    """`--summary` if given, else summary.md beside the default results file, <stem>_summary.md beside any other."""
+    if summary:
+        return Path(summary)
     return out.parent / ("summary.md" if out.name == "page_bench.jsonl" else f"{out.stem}_summary.md")

@@ -1,5 +1,6 @@
-"""The streaming workloads W1-W3: the benchmark's model (bench/bench_model.py) streams a long Markdown answer
-that ends with ENDMARK, in one tab or several at once, into a freshly started app."""
+"""The streaming workloads: the benchmark's model (bench/bench_model.py) streams an answer that ends with ENDMARK, in
+one tab or several at once, into a freshly started app. W1-W3 (issue 5) are long Markdown documents; CODE2K/CODE4K
+and TAB500/TAB1K (issue 13) are one long fenced code block or one long table (bench/long_blocks.py)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ from bench.page.measure import measure
 @dataclass
 class Workload:
     name: str
-    chunks: int
+    chunks: int  # for a shape: set from the shape's chunks by long_workload
     rate: float
     tabs: int = 1
     timeout: float = 30.0  # seconds from submit until the last tab must show ENDMARK
+    shape: str | None = None  # None: bench_model's Markdown document; "code" or "table": bench/long_blocks.py
+    size: int = 0  # lines of code or rows of the table
 
     @property
     def nominal_s(self) -> float | None:
@@ -31,28 +34,52 @@ class Workload:
 
     def label(self) -> str:
         pace = "max" if not self.rate else f"{self.rate:g}/s"
-        return f"{self.name} ({self.chunks}@{pace}" + (f" x{self.tabs} tabs)" if self.tabs > 1 else ")")
+        what = f"{self.size} {'lines' if self.shape == 'code' else 'rows'}, " if self.shape else ""
+        return f"{self.name} ({what}{self.chunks}@{pace}" + (f" x{self.tabs} tabs)" if self.tabs > 1 else ")")
+
+    def text(self) -> str:
+        """The whole answer's Markdown."""
+        from bench.bench_model import answer_chunks
+
+        return "".join(answer_chunks({"shape": self.shape, "size": self.size}, self.chunks))
+
+
+def long_workload(name: str, shape: str, size: int, timeout: float) -> Workload:
+    """An issue 13 workload: one block of `shape` ("code" lines / "table" rows), as fast as the model yields."""
+    from bench.long_blocks import shape_chunks
+
+    return Workload(name, len(shape_chunks(shape, size)), 0.0, timeout=timeout, shape=shape, size=size)
+
+
+#: Issue 13's growth pairs: (smaller, twice the size).
+GROWTH_PAIRS = (("CODE2K", "CODE4K"), ("TAB500", "TAB1K"))
 
 
 def workloads(args: argparse.Namespace) -> list[Workload]:
-    """W1 = 5,000 chunks as fast as possible, W2 = 2,000 chunks at 200/s, W3 = W2 in 8 tabs at once."""
+    """W1 = 5,000 chunks as fast as possible, W2 = 2,000 chunks at 200/s, W3 = W2 in 8 tabs at once; CODE2K/CODE4K =
+    one fenced Python block of 2,000/4,000 lines, TAB500/TAB1K = one table of 500/1,000 rows, as fast as possible."""
     return [
         Workload("W1", 5000, 0.0, timeout=args.w1_timeout),
         Workload("W2", 2000, 200.0, timeout=args.w2_timeout),
         Workload("W3", 2000, 200.0, tabs=8, timeout=args.w3_timeout),
+        long_workload("CODE2K", "code", 2000, args.long_timeout),
+        long_workload("CODE4K", "code", 4000, args.long_timeout),
+        long_workload("TAB500", "table", 500, args.long_timeout),
+        long_workload("TAB1K", "table", 1000, args.long_timeout),
     ]
 
 
 def bench_prompt(wl: Workload, tag: str) -> str:
-    """A prompt that sets bench_model's chunks and rate for this answer and tags its log lines."""
+    """A prompt that sets bench_model's answer (chunks or shape) and rate for this answer and tags its log lines."""
+    if wl.shape:
+        size = f"{'lines' if wl.shape == 'code' else 'rows'}={wl.size}"
+        return f"Write a long answer. [bench shape={wl.shape} {size} rate={wl.rate:g} tag={tag}]"
     return f"Write a long answer. [bench chunks={wl.chunks} rate={wl.rate:g} tag={tag}]"
 
 
-def answer_chars(chunks: int) -> int:
-    """The length of bench_model's answer of `chunks` chunks (its Markdown)."""
-    from bench.bench_model import full_text
-
-    return len(full_text(chunks))
+def answer_chars(wl: Workload) -> int:
+    """The length of bench_model's answer for `wl` (its Markdown)."""
+    return len(wl.text())
 
 
 async def run_workload(pw: Any, app: str, wl: Workload, rep: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -70,7 +97,9 @@ async def run_workload(pw: Any, app: str, wl: Workload, rep: int, args: argparse
         "rate": wl.rate,
         "tabs_n": wl.tabs,
         "timeout_s": wl.timeout,
-        "answer_chars": answer_chars(wl.chunks),
+        "shape": wl.shape,
+        "size": wl.size,
+        "answer_chars": answer_chars(wl),
         "run": run_id,
     }
     with app_server(app, "bench", rundir) as server:
