@@ -80,6 +80,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="ask a running Rivulet server (e.g. http://127.0.0.1:8080) instead of a model; "
         "--model (one the server offers), --temperature, --max-tokens and --system go along",
     )
+    ask.add_argument(
+        "--reasoning",
+        action="store_true",
+        help="also print the model's reasoning (thinking), to stderr, dimmed on a terminal; "
+        "the answer alone goes to stdout (works with --url too)",
+    )
     if argv[:1] in (["-h"], ["--help"]):
         # The default command's options belong in the top-level help: `main.py --port 9000` is a serve.
         default = serve.format_help().split("\n\n", 1)[1]
@@ -195,28 +201,52 @@ def remote_request(args: argparse.Namespace) -> dict[str, Any]:
     return {name: getattr(args, name) for name in (*REMOTE_FLAGS, "system_prompt") if getattr(args, name) is not None}
 
 
-async def answer_chunks(
+async def answer_parts(
     settings: Any, prompt: str, url: str | None, token: str | None, remote: dict[str, Any] | None = None
-) -> AsyncIterator[str]:
-    """The answer's chunks: from a running Rivulet server at `url` (with `remote` fields), else from the model."""
+) -> AsyncIterator[Any]:
+    """The answer's parts (`llm.reasoning.Part`, reasoning and answer text): from a running Rivulet server at
+    `url` (with `remote` fields), else from the model."""
     if url:
-        from api.client import stream_from_server
+        from api.client import stream_parts_from_server
 
         fields = dict(remote or {})
         system = fields.pop("system_prompt", None)
-        async for chunk in stream_from_server(url, prompt, system=system, token=token, options=fields):
-            yield chunk
-        return
-    from llm.factory import ModelRegistry
-    from llm.streaming import stream_answer
+        parts = stream_parts_from_server(url, prompt, system=system, token=token, options=fields)
+    else:
+        from llm.factory import ModelRegistry
+        from llm.streaming import stream_parts
 
-    registry = ModelRegistry(settings)
-    answer = stream_answer(
-        registry.get(), prompt, system=settings.system_prompt, where=registry.describe(), context=registry.context()
-    )
-    async with contextlib.aclosing(answer):
-        async for chunk in answer:
-            yield chunk
+        registry = ModelRegistry(settings)
+        parts = stream_parts(
+            registry.get(), prompt, system=settings.system_prompt, where=registry.describe(), context=registry.context()
+        )
+    async with contextlib.aclosing(parts):
+        async for part in parts:
+            yield part
+
+
+class ReasoningOut:
+    """Writes the reasoning to stderr as it streams, dimmed when stderr is a terminal; ends each stretch of it
+    with a line end, so that the answer or an error line starts on a line of its own."""
+
+    DIM, RESET = "\x1b[2m", "\x1b[0m"
+
+    def __init__(self) -> None:
+        self.err = sys.stderr
+        self.dim = self.err.isatty()
+        self.open = False  # a stretch of reasoning is on the line and not ended yet
+        self.last = ""
+
+    def write(self, text: str) -> None:
+        self.err.write(f"{self.DIM}{text}{self.RESET}" if self.dim else text)
+        self.err.flush()
+        self.open, self.last = True, text
+
+    def end(self) -> None:
+        if self.open and not self.last.endswith("\n"):
+            self.err.write("\n")
+            self.err.flush()
+        self.open = False
 
 
 async def print_answer(
@@ -226,20 +256,31 @@ async def print_answer(
     url: str | None = None,
     token: str | None = None,
     remote: dict[str, Any] | None = None,
+    reasoning: bool = False,
 ) -> int:
-    """Print the answer as it streams (flushed per chunk). Returns the process exit code."""
+    """Print the answer as it streams (flushed per chunk), and with `reasoning` the reasoning to stderr.
+
+    Returns the process exit code.
+    """
     from llm.errors import ConfigError, RivuletError
 
     if not prompt.strip():
         print("error: the prompt is empty. Pass some text, or '-' to read it from stdin.", file=sys.stderr)
         return EXIT_CONFIG
     out = sys.stdout
+    thoughts = ReasoningOut() if reasoning else None
     last = ""
     try:
-        async for chunk in answer_chunks(settings, prompt, url, token, remote):
-            out.write(chunk)
+        async for part in answer_parts(settings, prompt, url, token, remote):
+            if part.kind == "reasoning":
+                if thoughts:
+                    thoughts.write(part.text)
+                continue
+            if thoughts:
+                thoughts.end()
+            out.write(part.text)
             out.flush()
-            last = chunk
+            last = part.text
     except BrokenPipeError:  # the reader went away (`| head`): the answer's stream is closed; end quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes at exit
         return EXIT_BROKEN_PIPE
@@ -247,11 +288,15 @@ async def print_answer(
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except RivuletError as exc:
+        if thoughts:
+            thoughts.end()
         if last and not last.endswith("\n"):
             out.write("\n")
             out.flush()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_PROVIDER
+    if thoughts:
+        thoughts.end()
     if last and not last.endswith("\n"):
         out.write("\n")
         out.flush()
@@ -272,7 +317,9 @@ def ask(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     token = password.get_secret_value() if password else None
-    return asyncio.run(print_answer(settings, prompt, url=args.url, token=token, remote=remote))
+    return asyncio.run(
+        print_answer(settings, prompt, url=args.url, token=token, remote=remote, reasoning=args.reasoning)
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

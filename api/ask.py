@@ -3,8 +3,9 @@
 Plain text (the default): the body is exactly the answer, written chunk by chunk. If the
 provider fails after the first chunk, the status is already sent, so the body ends with
 one line that starts with `ERROR_MARK`. With `Accept: text/event-stream` the answer comes
-as Server-Sent Events: one `data:` event per chunk, then `event: done` with the figures,
-or `event: error` with a human message.
+as Server-Sent Events: one `data:` event per chunk of the answer, `event: reasoning` events with the
+model's reasoning (before and among them, never mixed into them), then `event: done` with the figures,
+or `event: error` with a human message. The plain-text body never holds the reasoning.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from starlette.middleware.cors import CORSMiddleware
 from llm.conversation import Message, Role
 from llm.errors import ConfigError, ErrorKind, ProviderError, RivuletError
 from llm.factory import ModelRegistry
+from llm.reasoning import Part
 from llm.settings import Settings
-from llm.streaming import AnswerStats, stream_answer
+from llm.streaming import AnswerStats, stream_parts
 
 log = logging.getLogger("rivulet.api")
 
@@ -199,7 +201,7 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
         except ConfigError as exc:
             return _error(500, str(exc))
         stats = AnswerStats()
-        answer = stream_answer(
+        parts = stream_parts(
             model,
             parsed.prompt,
             history=[Message(item.role, item.content) for item in parsed.history],
@@ -209,14 +211,25 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
             where=registry.describe(spec),
             context=registry.context(spec),
         )
-        # Wait for the first chunk, so that a failing provider still gets a proper status.
-        first: str | None = None
+
+        def shown(part: Part) -> bool:
+            """What this response carries: every part as events, the answer only as plain text."""
+            return sse or part.kind == "answer"
+
+        def encode(part: Part) -> str:
+            if not sse:
+                return part.text
+            return sse_event(part.text, "reasoning" if part.kind == "reasoning" else None)
+
+        # Wait for the first part it sends, so that a failing provider still gets a proper status.
+        first: Part | None = None
         try:
-            first = await anext(answer)
-        except StopAsyncIteration:
-            pass
+            async for part in parts:  # leaving this loop does not close `parts`: `events` goes on with it
+                if shown(part):
+                    first = part
+                    break
         except RivuletError as exc:
-            await answer.aclose()
+            await parts.aclose()
             status = status_for(exc)
             if sse:
                 body = sse_event(json.dumps({"error": str(exc)}), "error")
@@ -230,14 +243,15 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
 
         async def events() -> AsyncIterator[str]:
             # aclosing: a client that goes away cancels this generator, which closes the provider stream.
-            async with contextlib.aclosing(answer):
+            async with contextlib.aclosing(parts):
                 try:
                     if sse and stats.dropped_messages:
                         yield sse_event(json.dumps({"dropped_messages": stats.dropped_messages}), "context")
                     if first is not None:
-                        yield sse_event(first) if sse else first
-                    async for chunk in answer:
-                        yield sse_event(chunk) if sse else chunk
+                        yield encode(first)
+                    async for part in parts:
+                        if shown(part):
+                            yield encode(part)
                 except RivuletError as exc:
                     yield sse_event(json.dumps({"error": str(exc)}), "error") if sse else f"{ERROR_MARK}{exc}\n"
                     return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 
@@ -9,6 +10,7 @@ import httpx
 from httpx_sse import SSEError, aconnect_sse
 
 from llm.errors import ProviderError, humanize
+from llm.reasoning import Part
 
 
 async def stream_from_server(
@@ -20,9 +22,32 @@ async def stream_from_server(
     options: Mapping[str, object] | None = None,
     read_timeout: float = 60.0,
 ) -> AsyncIterator[str]:
-    """Yield the answer's chunks from a running Rivulet server at `url`.
+    """Yield the answer's chunks from a running Rivulet server at `url` (its reasoning left out).
 
     `options` are further fields of the request: `model` (one the server offers), `temperature`, `max_tokens`.
+    """
+    parts = stream_parts_from_server(
+        url, prompt, system=system, token=token, options=options, read_timeout=read_timeout
+    )
+    async with contextlib.aclosing(parts):
+        async for part in parts:
+            if part.kind == "answer":
+                yield part.text
+
+
+async def stream_parts_from_server(
+    url: str,
+    prompt: str,
+    *,
+    system: str | None = None,
+    token: str | None = None,
+    options: Mapping[str, object] | None = None,
+    read_timeout: float = 60.0,
+) -> AsyncIterator[Part]:
+    """Yield the answer's parts from a running Rivulet server at `url`: its `data:` events as answer parts,
+    its `event: reasoning` events as reasoning parts; other events (`context`, `done`) are skipped.
+
+    Takes the same arguments as `stream_from_server`.
     """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     payload: dict[str, object] = {"prompt": prompt, **(options or {})}
@@ -41,7 +66,9 @@ async def stream_from_server(
                 if event.event == "error":
                     raise ProviderError(_error_text(event.data) or "The server reported an error.", kind="remote")
                 if event.event == "message":
-                    yield event.data
+                    yield Part("answer", event.data)
+                elif event.event == "reasoning" and event.data:
+                    yield Part("reasoning", event.data)
     except SSEError as exc:  # not an event stream: an old server, or a proxy's error page
         raise ProviderError(f"{where} did not answer with an event stream. Check the URL.", kind="protocol") from exc
     except httpx.HTTPError as exc:

@@ -1,6 +1,7 @@
-"""The one streaming loop: (model, history, prompt) -> text chunks, with figures per answer.
+"""The one streaming loop: (model, history, prompt) -> typed parts (reasoning, answer), with figures per answer.
 
-The page, the command line and the HTTP endpoint all consume `stream_answer`.
+`stream_parts` is the loop; `stream_answer` is its answer-only view (the answer's text, never the reasoning
+or a `<think>` tag). The page, the command line and the HTTP endpoint all consume one of the two.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from llm.context import ContextWindow, fit_messages, surely_fits
 from llm.conversation import Message
 from llm.errors import RivuletError, humanize
+from llm.reasoning import Part, PartSplitter
 from llm.signals import Signal, read_signal
 
 log = logging.getLogger("rivulet")
@@ -28,7 +30,11 @@ Status = Literal["loading", "waiting", "streaming", "done", "stopped", "error"]
 
 @dataclass
 class AnswerStats:
-    """Figures of one answer, updated live while it streams."""
+    """Figures of one answer, updated live while it streams.
+
+    `chunks`, `chars` and the first-chunk time count the answer only; the reasoning has its own figures:
+    `reasoning_chars`, and its time from its first piece to the first answer piece after it (or to the end).
+    """
 
     started: float = field(default_factory=time.monotonic)
     first_chunk_at: float | None = None
@@ -40,18 +46,45 @@ class AnswerStats:
     error: str | None = None
     #: Earlier messages left out so that the conversation fits the model's context window.
     dropped_messages: int = 0
+    reasoning_chars: int = 0
+    #: When the first reasoning piece came, and when the reasoning ended (moves on while it goes on).
+    reasoning_started: float | None = None
+    reasoning_ended: float | None = None
+    #: Whether the model is reasoning right now: a reasoning piece came last and the answer has not ended.
+    thinking: bool = False
 
     def record(self, text: str) -> None:
+        """One piece of the answer."""
         now = time.monotonic()
         if self.first_chunk_at is None:
             self.first_chunk_at = now
+        if self.thinking:  # the reasoning lasted until the answer went on
+            self.reasoning_ended, self.thinking = now, False
         self.chunks += 1
         self.chars += len(text)
 
+    def record_reasoning(self, text: str) -> None:
+        """One piece of the reasoning."""
+        now = time.monotonic()
+        if self.reasoning_started is None:
+            self.reasoning_started = now
+        self.reasoning_ended, self.thinking = now, True
+        self.reasoning_chars += len(text)
+
     def finish(self, status: Status, error: str | None = None) -> None:
         self.ended = time.monotonic()
+        if self.thinking:  # reasoning until the end: unclosed, stopped or failed while thinking
+            self.reasoning_ended, self.thinking = self.ended, False
         self.status = status
         self.error = error
+
+    @property
+    def reasoning_s(self) -> float | None:
+        """How long the model reasoned ("Thought for 4.2 s"); None when it did not. Live while it thinks."""
+        if self.reasoning_started is None:
+            return None
+        end = time.monotonic() if self.thinking else (self.reasoning_ended or self.reasoning_started)
+        return end - self.reasoning_started
 
     @property
     def time_to_first_chunk(self) -> float | None:
@@ -91,6 +124,11 @@ class AnswerStats:
             "chunks_per_s": _round(self.chunks_per_second),
             "tokens_per_s": _round(self.tokens_per_second),
             "dropped_messages": self.dropped_messages,
+            **(
+                {"reasoning_chars": self.reasoning_chars, "reasoning_s": _round(self.reasoning_s)}
+                if self.reasoning_chars
+                else {}
+            ),
         }
 
 
@@ -139,7 +177,7 @@ def build_messages(prompt: str, history: Iterable[Message] = (), system: str | N
     return messages
 
 
-async def stream_answer(
+async def stream_parts(
     model: BaseChatModel,
     prompt: str,
     *,
@@ -150,15 +188,15 @@ async def stream_answer(
     context: ContextWindow | None = None,
     on_signal: Callable[[Signal], None] | None = None,
     where: str = "the model provider",
-) -> AsyncIterator[str]:
-    """Yield the answer's text chunks as the model produces them, recording figures in `stats`.
+) -> AsyncIterator[Part]:
+    """Yield the answer's parts (reasoning text, answer text) as the model produces them, with figures in `stats`.
 
-    `options` go to the model call (e.g. `temperature`, `max_tokens`). With a `context` window,
-    the oldest turns are left out until the conversation fits (counted in
-    `stats.dropped_messages`). A model's signals (loading, waiting) set `stats.status` and
-    call `on_signal`. Provider failures are raised as `RivuletError` with a human message
-    (`where` names the provider in it). Closing or cancelling the consumer closes the
-    provider stream at once.
+    One `PartSplitter` per answer reads reasoning wherever the provider puts it (`llm.reasoning`); a part is
+    never empty. `options` go to the model call (e.g. `temperature`, `max_tokens`). With a `context` window,
+    the oldest turns are left out until the conversation fits (counted in `stats.dropped_messages`). A
+    model's signals (loading, waiting) set `stats.status` and call `on_signal`. Provider failures are
+    raised as `RivuletError` with a human message (`where` names the provider in it). Closing or
+    cancelling the consumer closes the provider stream at once.
     """
     stats = stats if stats is not None else AnswerStats()
     messages = build_messages(prompt, history, system)
@@ -174,6 +212,17 @@ async def stream_answer(
         error = humanize(exc, where=where)
         stats.finish("error", str(error))
         raise error from exc
+    splitter = PartSplitter()
+
+    def record(parts: list[Part]) -> list[Part]:
+        for part in parts:
+            stats.status = "streaming"
+            if part.kind == "answer":
+                stats.record(part.text)
+            else:
+                stats.record_reasoning(part.text)
+        return parts
+
     try:
         # aclosing: a `break` or cancel must close the provider's HTTP stream now, not at GC.
         async with contextlib.aclosing(stream):
@@ -186,16 +235,15 @@ async def stream_answer(
                 usage = getattr(chunk, "usage_metadata", None)
                 if usage and usage.get("output_tokens"):
                     stats.output_tokens = (stats.output_tokens or 0) + usage["output_tokens"]
-                text = chunk.text
-                if text:
-                    stats.status = "streaming"
-                    stats.record(text)
-                    yield text
+                for part in record(splitter.feed(chunk)):
+                    yield part
+        for part in record(splitter.close()):  # what it held back: a dangling partial tag, an unclosed block
+            yield part
     except RivuletError as exc:
         stats.finish("error", str(exc))
         raise
     except Exception as exc:
-        error = humanize(exc, where=where, mid_answer=stats.chunks > 0)
+        error = humanize(exc, where=where, mid_answer=stats.chunks > 0 or stats.reasoning_chars > 0)
         # Types only: provider messages can quote (part of) an API key.
         causes = " <- ".join(type(e).__name__ for e in _chain(exc))
         log.warning("answer failed after %d chunks: %s (%s)", stats.chunks, getattr(error, "kind", "config"), causes)
@@ -205,3 +253,36 @@ async def stream_answer(
         stats.finish("stopped")
         raise
     stats.finish("done")
+
+
+async def stream_answer(
+    model: BaseChatModel,
+    prompt: str,
+    *,
+    history: Sequence[Message] = (),
+    system: str | None = None,
+    stats: AnswerStats | None = None,
+    options: Mapping[str, Any] | None = None,
+    context: ContextWindow | None = None,
+    on_signal: Callable[[Signal], None] | None = None,
+    where: str = "the model provider",
+) -> AsyncIterator[str]:
+    """Yield the answer's text chunks as the model produces them: `stream_parts` without the reasoning.
+
+    The same figures, signals, errors and closing as `stream_parts` (the reasoning still counts in `stats`).
+    """
+    parts = stream_parts(
+        model,
+        prompt,
+        history=history,
+        system=system,
+        stats=stats,
+        options=options,
+        context=context,
+        on_signal=on_signal,
+        where=where,
+    )
+    async with contextlib.aclosing(parts):  # closing or cancelling this closes the loop, and the provider stream
+        async for part in parts:
+            if part.kind == "answer":
+                yield part.text
