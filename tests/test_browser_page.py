@@ -184,12 +184,16 @@ async def test_long_code_and_tables_stream_into_real_elements(browser: Any, tmp_
         )
         assert cells == [3] * (LONG_TABLE_ROWS + 1)  # the header and every row, each with its 3 cells
         assert await page.evaluate("() => document.querySelector('.answer-body tbody strong').innerText") == "row"
+        align = "() => getComputedStyle(document.querySelector('.answer-body tbody td')).textAlign"
+        assert await page.evaluate(align) == "right"  # `---:` aligns by a class, not a style attribute
+        assert await page.locator(".answer-body td[style], .answer-body th[style]").count() == 0
         assert await page.locator(".answer-body pre i, .answer-body td b").count() == 0  # the model's HTML is text
         await page.reload()
         await page.wait_for_selector(PROMPT)
         await poll(page, LAST_ANSWER, lambda text: text.rstrip().endswith("The end."))
         assert await page.evaluate(code) == shown
         assert await page.evaluate(rows) == LONG_TABLE_ROWS
+        assert await page.evaluate(align) == "right"
 
 
 async def test_a_fast_answer_ends_scrolled_to_the_bottom(browser: Any, tmp_path: Path) -> None:

@@ -185,3 +185,12 @@ def test_model_html_is_shown_as_text() -> None:
     assert "&lt;div style" in html and "&lt;script&gt;" in html
     assert "javascript:" not in html
     assert "&lt;b&gt;code&lt;/b&gt;" in html or "&lt;</span><span" in html
+
+
+def test_tables_render_compact_and_align_by_class() -> None:
+    html = render_markdown("| a | b |\n|:--|--:|\n| 1 | x <b>y</b> |\n")
+    assert 'style="' not in html
+    assert '<th class="align-left">a</th><th class="align-right">b</th>' in html
+    assert '<tr><td class="align-left">1</td><td class="align-right">x &lt;b&gt;y&lt;/b&gt;</td></tr>' in html
+    code = render_markdown("```python\nx = 1  # <tr>\n   y = 2\n```\n")
+    assert "\n   " in code  # whitespace inside code is left alone

@@ -21,7 +21,7 @@ from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh
 HIGHLIGHT_MAX_LINES = 200
 #: Appended pieces per group: a container's update lists all its children, so groups keep it short.
 PIECES_PER_GROUP = 16
-#: Rows per `<tbody>`: the open group is re-sent while it fills, the full ones never again.
+#: Rows up to which a table's last group takes more rows (and is sent again); beyond, a new group starts.
 ROWS_PER_GROUP = 16
 
 
@@ -118,13 +118,15 @@ class TableView(ui.element):
         self.rows = ""
         with self:
             self.grid = ui.element("div").classes("live-table")
-        with self.grid:
-            self.add_group(_without_rows(render_fresh(head)))
+        self.add_group(_without_rows(render_fresh(head)))
 
-    def add_group(self, html: str) -> ui.html:
+    def add_group(self, html: str, *, before: ui.element | None = None) -> ui.html:
         """A group of rows: `html` is always markdown2's escaped rendering (the browser sanitizes it again)."""
         with self.grid:
-            return ui.html(html, sanitize=True)
+            group = ui.html(html, sanitize=True)
+        if before is not None:
+            group.move(self.grid, target_index=self.grid.default_slot.children.index(before))
+        return group
 
     def source(self) -> str:
         """The Markdown this element shows."""
@@ -132,30 +134,37 @@ class TableView(ui.element):
 
 
 class LiveTable:
-    """An open Markdown table: the header once, then row groups appended to the same grid."""
+    """An open Markdown table: the header once, then row groups appended to the same grid.
+
+    The rows that complete in one flush go to the last group while it is small (it is sent again, at
+    most `ROWS_PER_GROUP` rows), else to a new group that is sent once; the row being written is in an
+    element of its own at the end.
+    """
 
     def __init__(self, head: str) -> None:
         self.head = head
-        self._open: list[str] = []  # complete rows of the open group
-        self._open_upto = 0  # characters of the rows text in `_open`
+        self._rows_upto = 0  # characters of the rows text in groups
+        self._group_rows: list[str] = []  # the rows of the last group
         self.root = TableView(head)
-        self._group = self.root.add_group("")
+        self._group: ui.html | None = None
+        self._partial = self.root.add_group("")
 
     def show(self, rows: str) -> bool:
         """Show `rows` (the table's lines after its delimiter row); False when a line is no table row."""
         end = rows.rfind("\n") + 1
-        new = rows[self._open_upto : end].splitlines(keepends=True)
+        new = rows[self._rows_upto : end].splitlines(keepends=True)
         if any("|" not in line for line in new):
             return False  # the table ended without a blank line: markdown2 renders the rest differently
-        self._open += new
-        self._open_upto = end
-        while len(self._open) >= ROWS_PER_GROUP:
-            self._group.set_content(self._rows(self._open[:ROWS_PER_GROUP]))
-            self._open = self._open[ROWS_PER_GROUP:]
-            self._group = self.root.add_group("")
+        if new:
+            if self._group is None or len(self._group_rows) + len(new) > ROWS_PER_GROUP:
+                self._group = self.root.add_group("", before=self._partial)
+                self._group_rows = []
+            self._group_rows += new
+            self._group.set_content(self._rows(self._group_rows))
+            self._rows_upto = end
         partial = rows[end:]
         self.root.rows = rows
-        self._group.set_content(self._rows(self._open + ([partial + "\n"] if "|" in partial else [])))
+        self._partial.set_content(self._rows([partial + "\n"]) if "|" in partial else "")
         return True
 
     def finish(self, finished: str) -> tuple[ui.element | None, str]:
@@ -168,7 +177,7 @@ class LiveTable:
         return self.root, "".join(lines[end:])
 
     def _rows(self, rows: list[str]) -> str:
-        return _without_head(render_fresh(self.head + "".join(rows))) if rows else ""
+        return _without_head(render_fresh(self.head + "".join(rows)))
 
 
 def _without_head(html: str) -> str:

@@ -22,68 +22,89 @@ _QUOTE = re.compile(r"^ {0,3}>")
 _DELIMITER_ROW = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*\n\Z")
 
 
+class _Scan:
+    """The line scan that finds block boundaries, resumable: each call reads only the lines added since."""
+
+    def __init__(self) -> None:
+        self.end = 0  # the last boundary found: text before it is made of finished blocks
+        self.pos = 0  # where the next line starts
+        self.fence: str | None = None
+        self.top_fence: str | None = None  # the fence of an open markdown2 code block at column 0
+        self.in_list = False
+        self.in_quote = False  # a fence after a quote's line without a blank line belongs to the quote
+        self.blank_run = False
+        self.ref_defs = False
+
+    def scan(self, text: str) -> int:
+        """Read `text` (which only grows between calls) on from the last complete line; the last boundary."""
+        while not self.ref_defs:
+            newline = text.find("\n", self.pos)
+            if newline < 0:
+                self._last_line(text[self.pos :])
+                break
+            line_start, self.pos = self.pos, newline + 1
+            self._line(text[line_start : self.pos], line_start)
+        return self.end
+
+    def _last_line(self, line: str) -> None:
+        # The last line is still being written: its first character is enough to end the previous
+        # block, unless it may still turn into a list item or a reference definition.
+        if not line:
+            return
+        may_continue_list = self.in_list and line[0] in "-*+0123456789"
+        if self.fence is None and self.blank_run and not line[0].isspace() and line[0] != "[" and not may_continue_list:
+            self.end = self.pos
+
+    def _line(self, line: str, line_start: int) -> None:
+        if self.fence is not None:
+            if self.top_fence is not None and line.rstrip(" \t\n") == self.top_fence:
+                self.fence = self.top_fence = None
+                self.end = self.pos  # markdown2 ends the block at this line, whatever follows
+                return
+            match = _FENCE.match(line)
+            if (
+                match
+                and match.group(1)[0] == self.fence[0]
+                and len(match.group(1)) >= len(self.fence)
+                and not line.strip(" \n`~")
+            ):
+                self.fence = self.top_fence = None
+            return
+        if not line.strip():
+            self.blank_run = True
+            return
+        if self.blank_run and not line[0].isspace():
+            is_item = bool(_LIST_ITEM.match(line))
+            if not (self.in_list and is_item):
+                self.end = line_start
+                self.in_list = self.in_quote = False
+        self.blank_run = False
+        opener = _OPENER.match(line)
+        if opener and not self.in_list and not self.in_quote:
+            self.end = line_start
+            self.fence = self.top_fence = opener.group(1)
+            return
+        if _QUOTE.match(line):
+            self.in_quote = True
+        if _REF_DEF.match(line):
+            self.ref_defs = True  # reference definitions resolve across the whole text: never split
+            return
+        if _LIST_ITEM.match(line):
+            self.in_list = True
+        match = _FENCE.match(line)
+        if match:
+            self.fence = match.group(1)
+
+
 def split_finished(text: str) -> tuple[int, bool]:
     """Return `(end, any_ref_defs)`: `text[:end]` is made of finished blocks (0 if none).
 
     A block is finished once a blank line follows it and the next block has started
     (its first character is known) in a way that cannot continue the previous block.
     """
-    end = 0
-    fence: str | None = None
-    top_fence: str | None = None  # the fence of an open markdown2 code block at column 0
-    in_list = False
-    in_quote = False  # a fence after a quote's line without a blank line belongs to the quote
-    blank_run = False
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n"):
-            # The last line is still being written: its first character is enough to end the
-            # previous block, unless it may still turn into a list item or a reference definition.
-            may_continue_list = in_list and line[0] in "-*+0123456789"
-            if fence is None and blank_run and not line[0].isspace() and line[0] != "[" and not may_continue_list:
-                end = pos
-            break
-        stripped = line.strip()
-        line_start = pos
-        pos += len(line)
-        if fence is not None:
-            if top_fence is not None and line.rstrip(" \t\n") == top_fence:
-                fence = top_fence = None
-                end = pos  # markdown2 ends the block at this line, whatever follows
-                continue
-            match = _FENCE.match(line)
-            if (
-                match
-                and match.group(1)[0] == fence[0]
-                and len(match.group(1)) >= len(fence)
-                and not line.strip(" \n`~")
-            ):
-                fence = top_fence = None
-            continue
-        if not stripped:
-            blank_run = True
-            continue
-        if blank_run and not line[0].isspace():
-            is_item = bool(_LIST_ITEM.match(line))
-            if not (in_list and is_item):
-                end = line_start
-                in_list = in_quote = False
-        blank_run = False
-        opener = _OPENER.match(line)
-        if opener and not in_list and not in_quote:
-            end = line_start
-            fence = top_fence = opener.group(1)
-            continue
-        if _QUOTE.match(line):
-            in_quote = True
-        if _REF_DEF.match(line):
-            return 0, True  # reference definitions resolve across the whole text: never split
-        if _LIST_ITEM.match(line):
-            in_list = True
-        match = _FENCE.match(line)
-        if match:
-            fence = match.group(1)
-    return end, False
+    scan = _Scan()
+    end = scan.scan(text)
+    return (0, True) if scan.ref_defs else (end, False)
 
 
 def open_fence(tail: str) -> tuple[str, str] | None:
@@ -104,28 +125,24 @@ def open_table(tail: str) -> tuple[str, str] | None:
 
 
 class BlockSplitter:
-    """Feeds on a growing text; hands out each finished block once."""
+    """Feeds on a growing text; hands out each finished block once (reading each line once)."""
 
     def __init__(self) -> None:
         self.text = ""
         self.frozen_upto = 0
-        self._no_split = False
+        self._scan = _Scan()
 
     def feed(self, chunk: str) -> None:
         self.text += chunk
 
     def take_finished(self) -> str:
         """Text finished since the last call ('' if none); it is never returned again."""
-        if self._no_split:
+        end = self._scan.scan(self.text)
+        if self._scan.ref_defs or end <= self.frozen_upto:
             return ""
-        rest = self.text[self.frozen_upto :]
-        end, refs = split_finished(rest)
-        if refs:
-            self._no_split = True
-        if refs or end == 0:
-            return ""
-        self.frozen_upto += end
-        return rest[:end]
+        finished = self.text[self.frozen_upto : end]
+        self.frozen_upto = end
+        return finished
 
     @property
     def tail(self) -> str:
