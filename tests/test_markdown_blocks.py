@@ -190,7 +190,7 @@ def test_model_html_is_shown_as_text() -> None:
 def test_tables_render_compact_and_align_by_class() -> None:
     html = render_markdown("| a | b |\n|:--|--:|\n| 1 | x <b>y</b> |\n")
     assert 'style="' not in html
-    assert '<th class="align-left">a</th><th class="align-right">b</th>' in html
-    assert '<tr><td class="align-left">1</td><td class="align-right">x &lt;b&gt;y&lt;/b&gt;</td></tr>' in html
+    assert "<th class=al>a</th><th class=ar>b</th>" in html
+    assert "<tr><td class=al>1</td><td class=ar>x &lt;b&gt;y&lt;/b&gt;</td></tr>" in html
     code = render_markdown("```python\nx = 1  # <tr>\n   y = 2\n```\n")
     assert "\n   " in code  # whitespace inside code is left alone

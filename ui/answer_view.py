@@ -24,11 +24,11 @@ from ui.safe_markdown import MarkdownText
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
-#: Characters of an open block (a long list or paragraph, re-rendered whole) that add a second to the interval:
-#: a large open block is sent less often, so its cost stays about linear in its size.
+#: Characters of an open block that is re-rendered whole (a long list or paragraph) per second of pause
+#: between two of its renders: a large one is sent less often, so its cost stays about linear in its size.
 TAIL_CHARS_PER_SECOND = 20_000
-#: The longest interval between two flushes, however large the open block.
-MAX_FLUSH_INTERVAL = 0.5
+#: The longest pause between two renders of the open block, however large; its last state is never delayed.
+MAX_RERENDER_PAUSE = 0.5
 #: Seconds between two looks for the first chunk.
 FIRST_FLUSH_INTERVAL = 0.015
 #: Seconds between two updates of the live figures under a streaming answer.
@@ -78,6 +78,8 @@ class AnswerView:
         self._seen = 0  # parts of the job already fed to the splitter
         self._timer: ui.timer | None = None
         self._status_at = 0.0
+        self._tail_due = 0.0  # when the open block may be re-rendered again
+        self._tail_stale = False  # text arrived that the open block does not show yet
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
@@ -111,7 +113,8 @@ class AnswerView:
     def show(self, message: Message) -> None:
         """Show a saved message at once."""
         self.splitter.feed(message.content)
-        self._render()
+        self._take_finished()
+        self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
         self._finish(message)
 
     def detach(self) -> None:
@@ -126,30 +129,38 @@ class AnswerView:
         job = self.job
         if job is None:
             return
+        ended = job.message is not None  # then every part is in
         new = job.parts[self._seen :]
+        now = time.monotonic()
         if new:
             self._seen += len(new)
             self.splitter.feed("".join(new))
-            self._render()
+            self._take_finished()
             if self._timer is not None:
-                self._timer.interval = self._interval()
-        now = time.monotonic()
+                self._timer.interval = FLUSH_INTERVAL
+        if (new or self._tail_stale) and (ended or self.tail.block is not None or now >= self._tail_due):
+            self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+            self._tail_stale = False
+            self._tail_due = now + self._rerender_pause()
+        elif new:
+            self._tail_stale = True
         if job.stats.first_chunk_at is not None and now - self._status_at >= STATUS_INTERVAL:
             self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
             self.status.set_text(job.stats.summary())
         elif job.signal is not None and job.stats.first_chunk_at is None:
             self.thinking_label.set_text(SIGNAL_TEXT[job.signal])
-        if job.message is not None:
-            self._finish(job.message)
+        if ended:
+            self._finish(job.message)  # type: ignore[arg-type]
         if new and self.on_update:
             self.on_update()
 
-    def _interval(self) -> float:
-        """Seconds until the next flush: longer while the open block is large and re-rendered whole."""
+    def _rerender_pause(self) -> float:
+        """Seconds before the open block is re-rendered again: longer the larger it is, when it is re-rendered
+        whole (a long list); 0 when it grows append-only (a code fence, a table) or is small."""
         rerendered = 0 if self.tail.block is not None else len(self.splitter.tail)
-        return min(MAX_FLUSH_INTERVAL, max(FLUSH_INTERVAL, rerendered / TAIL_CHARS_PER_SECOND))
+        return min(MAX_RERENDER_PAUSE, rerendered / TAIL_CHARS_PER_SECOND)
 
-    def _render(self) -> None:
+    def _take_finished(self) -> None:
         if self.splitter.text:
             self.thinking.set_visibility(False)
         if finished := self.splitter.take_finished():
@@ -170,7 +181,7 @@ class AnswerView:
                         code_block(text, code)
                     else:
                         MarkdownText(text)
-        self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+            self._tail_stale = True  # the tail changed: it starts later now
 
     def _finish(self, message: Message) -> None:
         if self._timer is not None:

@@ -15,8 +15,9 @@ import markdown2
 from nicegui import ui
 
 EXTRAS = ["fenced-code-blocks", "tables"]
-#: markdown2's aligned table cells; a class instead of a `style` attribute (no model output carries styles).
-_CELL_ALIGN = re.compile(r'<(t[hd]) style="text-align:(left|center|right);">')
+#: markdown2's aligned table cells: a short class instead of a `style` attribute (no model output carries
+#: styles, and a long table repeats it in every cell).
+_CELL_ALIGN = re.compile(r'<(t[hd]) style="text-align:(l|c|r)(?:eft|enter|ight);">')
 #: The line breaks and indents markdown2 puts between table tags: they mean nothing there, but cost bytes
 #: (a long table's HTML is several times its Markdown).
 _TABLE_GAPS = re.compile(r"(<tr>|</td>|</th>|</tr>)\s+(?=<t[dhr][ >]|</tr>|</tbody>|</thead>)")
@@ -26,7 +27,7 @@ def render_fresh(text: str) -> str:
     """The HTML of `text` as the page shows it, not cached (for text that is about to change)."""
     html = markdown2.markdown(text, extras=EXTRAS, safe_mode="escape")
     if "<table>" in html:
-        html = _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r'<\1 class="align-\2">', html))
+        html = _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r"<\1 class=a\2>", html))
     return html
 
 

@@ -18,9 +18,10 @@ PAGE_CSS = """
 .answer-body .nicegui-code { width: 100%; }
 .answer-body table { border-collapse: collapse; margin: 0.4rem 0; display: block; overflow-x: auto; }
 .answer-body th, .answer-body td { border: 1px solid rgba(127, 127, 127, 0.35); padding: 0.25rem 0.6rem; }
-.answer-body .align-left { text-align: left; }
-.answer-body .align-center { text-align: center; }
-.answer-body .align-right { text-align: right; }
+/* Table columns aligned with `:--`, `:-:`, `--:` (ui/safe_markdown.py names them al, ac, ar). */
+.answer-body .al { text-align: left; }
+.answer-body .ac { text-align: center; }
+.answer-body .ar { text-align: right; }
 /* A streamed table: its row groups are small tables whose rows all join one grid. */
 .answer-body .live-table-scroll { overflow-x: auto; margin: 0.4rem 0; }
 .answer-body .live-table { display: table; border-collapse: collapse; }
