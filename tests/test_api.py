@@ -43,8 +43,9 @@ async def test_plain_text_arrives_incrementally_and_exactly() -> None:
             async for text in response.aiter_text():
                 reads.append(text)
                 if "".join(reads) == "".join(UNICODE_PIECES[:3]):
-                    assert model.holding, "the first chunks came only after the model had gone on"
-                    model.release()  # they arrived while the model still held the rest back
+                    # The model holds the rest back until released: the first chunks are here before it.
+                    await wait_for(lambda: model.holding)
+                    model.release()
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.headers["cache-control"] == "no-cache"
