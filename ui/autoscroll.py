@@ -11,6 +11,8 @@ from ui.widgets import icon_button
 #: A scroll position past any end: the browser stops at the real end. (A percentage would be turned into pixels
 #: with the area's last reported size, which lags behind fast-growing text and can land above the end.)
 PAST_THE_END = 10**9
+#: How near the end (pixels) counts as at the end.
+END_SLACK_PX = 4
 #: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing.
 SETTLE_SECONDS = 0.5
 
@@ -42,12 +44,13 @@ class Autoscroll:
         self.area.scroll_to(pixels=PAST_THE_END)
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
-        at_end = event.vertical_percentage >= 0.99 or event.vertical_size <= event.vertical_container_size
+        furthest = event.vertical_size - event.vertical_container_size
+        # In pixels, not a share of the height: 1 % of a long answer is a screenful left unseen.
+        at_end = furthest - event.vertical_position <= END_SLACK_PX
         # Our own scrolls only go down. The browser moves the position up by itself only to the furthest
         # position, when that comes nearer (the text shrank or the area grew), maybe an event after the new
         # size: any other move up is the reader's, even of a few pixels (a wheel scroll that our next scroll
         # to the end interrupts may not get further).
-        furthest = event.vertical_size - event.vertical_container_size
         moved_up = self._last_position - 2 > event.vertical_position < furthest - 2
         if moved_up:
             self.sticks_to_end = False  # stop following until they come back
