@@ -30,6 +30,15 @@ class Message:
     figures: dict[str, Any] | None = None  # `AnswerStats.to_dict()` of an answer
     #: Earlier answers to the same prompt, replaced by "regenerate" (oldest first).
     alternatives: list[str] = field(default_factory=list)
+    #: What the model reasoned before (or while) it answered: shown and exported, never sent back to it.
+    reasoning: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as plain data; `reasoning` only when there is some (old data has none)."""
+        data = asdict(self)
+        if self.reasoning is None:
+            del data["reasoning"]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
@@ -44,6 +53,7 @@ class Message:
             error=data.get("error") if isinstance(data.get("error"), str) else None,
             figures=dict(figures) if isinstance(figures, Mapping) else None,
             alternatives=[a for a in data.get("alternatives") or [] if isinstance(a, str)],
+            reasoning=data.get("reasoning") if isinstance(data.get("reasoning"), str) else None,
         )
 
     @property
@@ -112,7 +122,7 @@ class Conversation:
             "id": self.id,
             "title": self.title,
             "updated": self.updated,
-            "messages": [asdict(m) for m in self.messages],
+            "messages": [m.to_dict() for m in self.messages],
         }
 
     @classmethod
@@ -137,10 +147,24 @@ class Conversation:
         for message in self.messages:
             who = "You" if message.role == "user" else "Assistant"
             note = f" *({message.status})*" if message.incomplete else ""
-            parts.append(f"## {who}{note}\n\n{message.content}\n")
+            parts.append(f"## {who}{note}\n")
+            if message.reasoning:
+                parts.append(thinking_markdown(message.reasoning, (message.figures or {}).get("reasoning_s")))
+            parts.append(f"{message.content}\n")
             if message.error:
                 parts.append(f"> {message.error}\n")
         return "\n".join(parts)
+
+
+def thinking_caption(seconds: float | None) -> str:
+    """'Thought for 4.2 s': the heading of an answer's reasoning, once it is over."""
+    return f"Thought for {seconds:.1f} s" if isinstance(seconds, (int, float)) else "Reasoning"
+
+
+def thinking_markdown(reasoning: str, seconds: float | None) -> str:
+    """The reasoning as a collapsed, quoted block in a Markdown export (before the answer)."""
+    quoted = "\n".join(f"> {line}".rstrip() for line in reasoning.strip("\n").splitlines())
+    return f"<details><summary>{thinking_caption(seconds)}</summary>\n\n{quoted}\n\n</details>\n"
 
 
 def title_from(prompt: str) -> str:

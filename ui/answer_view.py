@@ -4,7 +4,8 @@ A live view pulls new text from its `AnswerJob` on a short timer. Each flush mov
 Markdown blocks into elements of their own that are never sent again (closed code fences
 get a copy button) and updates only the open tail, append-only where it is a code fence or
 a table (`ui.live_blocks`), so an answer of N chunks costs O(flushes) updates and O(answer)
-bytes, not O(N²), whatever its shape.
+bytes, not O(N²), whatever its shape. The model's reasoning, if any, streams the same way (append-only)
+into a "Thinking" section above the answer (`ui.thinking_view`), never into the answer's body.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ui.jobs import AnswerJob
 from ui.live_blocks import LiveTail, code_block
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
+from ui.thinking_view import ThinkingView
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
 FLUSH_INTERVAL = 0.08
@@ -76,6 +78,8 @@ class AnswerView:
         self.message: Message | None = None
         self.on_update = on_update
         self._seen = 0  # parts of the job already fed to the splitter
+        self._seen_reasoning = 0  # reasoning parts of the job already shown
+        self.reasoning: ThinkingView | None = None  # the "Thinking" section, once there is reasoning
         self._timer: ui.timer | None = None
         self._status_at = 0.0
         self._tail_due = 0.0  # when the open block may be re-rendered again
@@ -111,7 +115,9 @@ class AnswerView:
         self.flush()
 
     def show(self, message: Message) -> None:
-        """Show a saved message at once."""
+        """Show a saved message at once (its reasoning collapsed)."""
+        if message.reasoning:
+            self._thinking_view(expanded=False).append(message.reasoning)
         self.splitter.feed(message.content)
         self._take_finished()
         self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
@@ -132,6 +138,7 @@ class AnswerView:
         ended = job.message is not None  # then every part is in
         new = job.parts[self._seen :]
         now = time.monotonic()
+        thought = self._flush_reasoning(job, answered=bool(new) or self._seen > 0)
         if new:
             self._seen += len(new)
             self.splitter.feed("".join(new))
@@ -151,8 +158,32 @@ class AnswerView:
             self.thinking_label.set_text(SIGNAL_TEXT[job.signal])
         if ended:
             self._finish(job.message)  # type: ignore[arg-type]
-        if new and self.on_update:
+        if (new or thought) and self.on_update:
             self.on_update()
+
+    def _thinking_view(self, *, expanded: bool) -> ThinkingView:
+        """The "Thinking" section, made when the first reasoning arrives: above the answer text."""
+        if self.reasoning is None:
+            with self.column:
+                self.reasoning = ThinkingView(expanded=expanded)
+            self.reasoning.root.move(self.column, target_index=0)
+            self.thinking.set_visibility(False)  # the section says it: no spinner beside it
+        return self.reasoning
+
+    def _flush_reasoning(self, job: AnswerJob, *, answered: bool) -> bool:
+        """Append the reasoning that arrived (True if some did); once the answer starts, close the section and
+        say how long it thought."""
+        new = job.reasoning_parts[self._seen_reasoning :]
+        if new:
+            self._seen_reasoning += len(new)
+            self._thinking_view(expanded=not answered).append("".join(new))
+            if self._timer is not None:
+                self._timer.interval = FLUSH_INTERVAL
+        if self.reasoning is not None:
+            self.reasoning.thinking(job.stats.reasoning_s, now=job.stats.thinking)
+            if answered:
+                self.reasoning.collapse()
+        return bool(new)
 
     def _rerender_pause(self) -> float:
         """Seconds before the open block is re-rendered again: longer the larger it is, when it is re-rendered
@@ -190,6 +221,8 @@ class AnswerView:
         self.job = None
         self.message = message
         self.thinking.set_visibility(False)
+        if self.reasoning is not None:
+            self.reasoning.thinking((message.figures or {}).get("reasoning_s"), now=False)
         self.status.set_text(summary_line(message))
         if message.incomplete:
             self.status.classes(add="failed" if message.status == "error" else "incomplete")

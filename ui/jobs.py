@@ -22,7 +22,7 @@ from llm.context import ContextWindow
 from llm.conversation import Conversation, Message
 from llm.errors import RivuletError
 from llm.signals import Signal
-from llm.streaming import AnswerStats, stream_answer
+from llm.streaming import AnswerStats, stream_parts
 from ui.conversation import ConversationStore
 
 log = logging.getLogger("rivulet.jobs")
@@ -57,7 +57,8 @@ class AnswerJob:
         self.key = key
         self.store = store
         self.conversation = conversation
-        self.parts: list[str] = []
+        self.parts: list[str] = []  # the answer's text, as it arrived
+        self.reasoning_parts: list[str] = []  # the reasoning's text, as it arrived
         self.stats = AnswerStats()
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
         self.views: set[object] = set()
@@ -77,13 +78,17 @@ class AnswerJob:
     def text(self) -> str:
         return "".join(self.parts)
 
+    @property
+    def reasoning(self) -> str:
+        return "".join(self.reasoning_parts)
+
     def _on_signal(self, signal: Signal) -> None:
         self.signal = signal
 
     async def _run(self) -> None:
         request = self._request
         assert request is not None
-        answer = stream_answer(
+        answer = stream_parts(
             request.model,
             request.prompt,
             history=request.history,
@@ -96,8 +101,8 @@ class AnswerJob:
         )
         try:
             async with contextlib.aclosing(answer):
-                async for chunk in answer:
-                    self.parts.append(chunk)
+                async for part in answer:
+                    (self.parts if part.kind == "answer" else self.reasoning_parts).append(part.text)
                     if self._stopping:
                         # The cancel did not arrive: a library below swallowed it (seen in 2 of 5 runs
                         # with the local engine). Closing the stream stops it all the same.
@@ -105,7 +110,7 @@ class AnswerJob:
         except asyncio.CancelledError:
             pass  # a stop: `_ended` records it
         except RivuletError:
-            pass  # stream_answer recorded the human message in stats
+            pass  # stream_parts recorded the human message in stats
         except Exception:  # a bug of ours: keep the partial, tell the user, log the details
             log.exception("answer failed")
             self.stats.finish("error", "Something went wrong in Rivulet while streaming; the details are in its log.")
@@ -124,6 +129,7 @@ class AnswerJob:
             error=self.stats.error,
             figures=self.stats.to_dict(),
             alternatives=self.alternatives,
+            reasoning=self.reasoning or None,
         )
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history

@@ -30,6 +30,9 @@ PAGE_CSS = """
 .answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
   opacity: 0.85; }
 .answer-body img { max-width: 100%; }
+/* The reasoning above an answer: plain text as the model wrote it, quieter than the answer. */
+.thinking-body { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.875rem; line-height: 1.5;
+  opacity: 0.75; padding: 0.2rem 0.8rem 0.5rem; border-left: 3px solid rgba(127, 127, 127, 0.35); }
 .conversation-item.current { background: rgba(127, 127, 127, 0.15); border-radius: 0.4rem; }
 .code-block .code-copy { opacity: 0.45; }
 .code-block:hover .code-copy, .code-block .code-copy:focus-visible { opacity: 1; }
