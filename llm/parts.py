@@ -45,9 +45,11 @@ class Step:
     at: int = 0  #: characters of answer text before the step: where it sits in the answer
 
     def finished(
-        self, status: StepStatus, *, output: str | None = None, error: str | None = None, duration: float
+        self, status: StepStatus, *, output: str | None = None, error: str | None = None, duration: float | None = None
     ) -> Step:
-        return replace(self, status=status, output=output, error=error, duration=round(duration, 3))
+        """This step, over: done with its output, or failed with one human sentence."""
+        seconds = round(duration, 3) if duration is not None else None
+        return replace(self, status=status, output=output, error=error, duration=seconds)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -266,6 +266,7 @@ class ChatPage:
             options={"temperature": prefs["temperature"], "max_tokens": prefs["max_tokens"]},
             where=self.chat.registry.describe(prefs["model"]),
             context=self.chat.registry.context(prefs["model"]),
+            spec=prefs["model"],
             alternatives=alternatives or [],
         )
         self.started = [j for j in self.started if not j.done]  # only running answers matter on close
