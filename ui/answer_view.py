@@ -51,8 +51,9 @@ def frozen_group() -> ui.element:
 
 
 def summary_line(message: Message) -> str:
-    """'Stopped · 42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s' from saved figures."""
-    return " · ".join(p for p in (STATUS_TEXT.get(message.status, ""), figures_line(message.figures or {})) if p)
+    """'Stopped · 42 chunks · 1.3 s · 31.5 chunks/s · first after 0.21 s · local' from saved figures and model."""
+    parts = (STATUS_TEXT.get(message.status, ""), figures_line(message.figures or {}), message.model or "")
+    return " · ".join(p for p in parts if p)
 
 
 def session_summary(conversation: Conversation) -> str:
