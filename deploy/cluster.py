@@ -32,6 +32,7 @@ from deploy.nginx import render
 ROOT = Path(__file__).resolve().parents[1]
 MAIN = ROOT / "main.py"
 HOST = "127.0.0.1"
+ENGINE_CONTEXT = 4096  # tokens per slot of the shared engine (the local engine's default)
 INSTALL_HINT = "install it with: sudo apt-get install nginx-light redis-server (or `make system-deps` as root)"
 
 
@@ -176,10 +177,14 @@ class Cluster:
         redis_argv = [find_program("redis-server") or "redis-server", "--bind", HOST, "--port", str(redis_port)]
         redis_argv += ["--dir", str(self.workdir / "redis"), "--save", "", "--appendonly", "no"]
         self.redis = self._spawn("redis", redis_argv, redis_port)
-        model, base_url = self.model, self.base_url
+        model, base_url, tier_args = self.model, self.base_url, []
         if model is None:
             self.engine = self._start_engine()
             model, base_url = "openai:smollm2", f"{self.engine.url}/v1"
+            tier_args = [
+                "--context-tokens",
+                str(ENGINE_CONTEXT),
+            ]  # trim histories to the engine's window, as `local` does
         self.redis.wait_ready(timeout)
 
         env = dict(os.environ if self.env is None else self.env)
@@ -193,7 +198,8 @@ class Cluster:
             argv = [sys.executable, str(MAIN), "serve", "--port", str(port), "--model", model]
             argv += ["--base-url", base_url] if base_url else []
             name = f"rivulet-{number}"
-            self.nodes.append(self._spawn(name, [*argv, *self.extra_args], port, {**env, "RIVULET_INSTANCE_ID": name}))
+            argv += [*tier_args, *self.extra_args]
+            self.nodes.append(self._spawn(name, argv, port, {**env, "RIVULET_INSTANCE_ID": name}))
         for node in self.nodes:
             node.wait_ready(timeout)
 
@@ -218,6 +224,7 @@ class Cluster:
         port = free_port()
         argv = [sys.executable, str(ROOT / "llm" / "engine_server.py"), "--standalone"]
         argv += [f"--model={bundled_model_path()}", f"--port={port}", f"--parallel={self.parallel}"]
+        argv += [f"--context-tokens={ENGINE_CONTEXT}"]
         assert self.workdir is not None
         proc = subprocess.Popen(
             argv,

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from deploy.cluster import INSTALL_HINT, Cluster, missing_programs
@@ -174,3 +175,25 @@ async def test_an_open_page_moves_to_the_other_instance_when_its_own_is_killed(b
 
 def is_document(response: Any) -> bool:
     return response.request.resource_type == "document"
+
+
+def test_by_default_one_embedded_engine_serves_every_instance() -> None:
+    """`make cluster` with no model: one engine process (the capacity: its slots) behind both instances."""
+    with Cluster(instances=2, parallel=2, env=cli_env()) as cluster:
+        assert cluster.engine is not None and cluster.engine.alive()
+        answered: set[str] = set()
+        for n in range(20):
+            if len(answered) == 2:
+                break
+            response = httpx.post(
+                cluster.url + "/ask",
+                json={"prompt": "Say hello.", "max_tokens": 8, "temperature": 0},
+                cookies={"rivulet_lb": f"client-{n}"},
+                timeout=60,
+            )
+            assert response.status_code == 200 and response.text.strip()
+            answered.add(response.headers[INSTANCE])
+        assert answered == {node.name for node in cluster.nodes}
+        for node in cluster.nodes:  # neither instance started an engine of its own
+            assert f"--base-url {cluster.engine.url}/v1" in " ".join(node.proc.args)  # type: ignore[arg-type]
+            assert not psutil.Process(node.proc.pid).children()
