@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo test lint format install install-dev system-deps bench screenshots clean help lock
+.PHONY: run demo cluster test lint format install install-dev system-deps bench screenshots clean help lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,11 +46,15 @@ run: install  ## serve the chat page on http://127.0.0.1:8080 (ARGS="--model fak
 demo: install  ## a long streamed Markdown answer with no model at all, for presenters
 	$(PY) main.py --model fake:chunks=1500,rate=60 $(ARGS)
 
-system-deps:  ## Debian packages the browser tests need (chromium); run as root
-	@if command -v chromium >/dev/null && command -v redis-server >/dev/null; then :; \
+cluster: install  ## Redis + 2 instances + nginx on 127.0.0.1:8080 (ARGS="--instances 3 --model fake" etc.)
+	$(PY) -m deploy.cluster $(ARGS)
+
+# nginx lives in /usr/sbin, which a normal user's PATH may lack.
+system-deps:  ## Debian packages the browser and cluster tests need (chromium, redis-server, nginx-light); run as root
+	@if command -v chromium >/dev/null && command -v redis-server >/dev/null && PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server >/dev/null; \
-	else echo ">> Browser tests need Debian's chromium: sudo apt-get install chromium (they are skipped without it)."; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server nginx-light >/dev/null; \
+	else echo ">> Browser and cluster tests need: sudo apt-get install chromium redis-server nginx-light (they are skipped without them)."; fi
 
 # --native: pywebview on Qt WebEngine (PyQt6 wheels from PyPI, ~600 MB in .venv, seconds to install) plus the X11/GL
 # libraries Qt loads from Debian; xvfb, xdotool and x11-utils run the window's test (tests/test_native.py) headless.

@@ -66,6 +66,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     serve.add_argument("--cors-origins", help="extra origins allowed to call /ask, comma-separated, or '*'")
     serve.add_argument(
+        "--forwarded-allow-ips",
+        help="proxies (addresses or networks, comma-separated) trusted to name the client in X-Forwarded-For "
+        "(default: none, the header is ignored)",
+    )
+    serve.add_argument(
         "--no-auth",
         action="store_true",
         default=None,
@@ -149,8 +154,14 @@ def serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    secret = storage_secret(page.data_dir, page.storage_secret)
     if auth.enabled:
-        register_login_page(register_auth(app, server))  # before register_api, so that CORS wraps it
+        # before register_api, so that CORS wraps it; the storage secret keys the password's fingerprint
+        register_login_page(register_auth(app, server, salt=secret))
+    if server.instance_id:
+        from api.instance import InstanceHeader
+
+        app.add_middleware(InstanceHeader, name=server.instance_id)
     register_pages(registry, settings)
     register_api(app, registry, settings, server.cors_origins)
     use_data_dir(page.data_dir)
@@ -171,8 +182,9 @@ def serve(args: argparse.Namespace) -> int:
         native=args.native,
         show_welcome_message=False,
         uvicorn_logging_level="warning",
-        storage_secret=storage_secret(page.data_dir, page.storage_secret),
+        storage_secret=secret,
         reconnect_timeout=page.reconnect_grace,
+        **server.uvicorn_proxy_options(),  # X-Forwarded-For only from --forwarded-allow-ips, for page and /ask alike
     )
     return 0
 

@@ -1,17 +1,20 @@
 """Password protection, on when `RIVULET_PASSWORD` is set (and required off 127.0.0.1).
 
 Follows NiceGUI's `examples/authentication`: a middleware lets a request through when the browser's
-session is logged in (`app.storage.user["authenticated"]`, set by the `/login` page in
-`ui/login_page.py`) or when it sends
-`Authorization: Bearer <password>`. Everything else is refused, except the login page itself and
+session is logged in (`app.storage.user["login"]` holds the password's fingerprint, set by the `/login` page
+in `ui/login_page.py`, and it must match the current password's, so changing RIVULET_PASSWORD ends every
+login) or when it sends `Authorization: Bearer <password>`. Everything else is refused, except the login page itself and
 NiceGUI's static assets and websocket: a page request is redirected to `/login`, any other request
-gets `401 {"error": ...}`. Wrong passwords are rate-limited per client address (`429`).
+gets `401 {"error": ...}`. Wrong passwords are rate-limited per client address (`429`): the address uvicorn
+reports, which is the X-Forwarded-For client only for requests from a trusted proxy (--forwarded-allow-ips).
 
-The password is only ever compared (in constant time); it is never logged, echoed or stored.
+The password is only ever compared (in constant time); it is never logged, echoed or stored: the session
+keeps an HMAC-SHA256 of it, keyed with the storage secret.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import logging
@@ -19,6 +22,7 @@ import math
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -35,6 +39,10 @@ LOGIN_PATH = "/login"
 #: Reachable without logging in: what the login page needs to render and talk to the server.
 PUBLIC_PREFIXES = (f"/_nicegui/{__version__}/", "/_nicegui_ws/")
 PUBLIC_PATHS = {LOGIN_PATH, "/favicon.ico"}
+#: The key of `app.storage.user` that holds the fingerprint of the password the browser logged in with.
+SESSION_KEY = "login"
+#: The fingerprint's key when no storage secret is given (tests); the server passes its storage secret.
+DEFAULT_SALT = b"rivulet-login-v1"
 
 
 def is_loopback(host: str) -> bool:
@@ -113,12 +121,26 @@ class FailureLimiter:
 class PasswordCheck:
     """The password, compared in constant time, and the rate limit shared by the page and the API."""
 
-    def __init__(self, password: SecretStr, limiter: FailureLimiter | None = None) -> None:
+    def __init__(
+        self, password: SecretStr, limiter: FailureLimiter | None = None, salt: str | bytes = DEFAULT_SALT
+    ) -> None:
         self._secret = password.get_secret_value().encode()
         self.limiter = limiter or FailureLimiter()
+        key = salt.encode() if isinstance(salt, str) else salt
+        #: What a logged-in session stores: it names this password without revealing it (HMAC-SHA256, keyed with
+        #: the storage secret, so a leaked session store cannot be checked against guesses without that secret).
+        self.fingerprint = hmac.new(key, self._secret, hashlib.sha256).hexdigest()
 
     def __repr__(self) -> str:
         return "PasswordCheck(**********)"
+
+    def accepts(self, stored: Any) -> bool:
+        """Whether a session's stored login is one with the current password (not a login with an earlier one)."""
+        return isinstance(stored, str) and hmac.compare_digest(stored, self.fingerprint)
+
+    def logged_in(self) -> bool:
+        """Whether the current request's browser session logged in with the current password."""
+        return self.accepts(app.storage.user.get(SESSION_KEY))
 
     def check(self, ip: str, candidate: str | bytes) -> bool:
         """Compare `candidate` (text, or UTF-8 bytes) and record the outcome. Call when `limiter.wait(ip)` is 0."""
@@ -163,7 +185,7 @@ class AuthMiddleware:
         path = request.url.path
         if request.method == "OPTIONS" or path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
             return None
-        if app.storage.user.get("authenticated"):
+        if self.passwords.logged_in():
             return None
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer":
@@ -184,17 +206,19 @@ class AuthMiddleware:
 
 
 def logout() -> RedirectResponse:
-    app.storage.user.pop("authenticated", None)
+    app.storage.user.pop(SESSION_KEY, None)
+    app.storage.user.pop("authenticated", None)  # what sessions stored before fingerprints
     return RedirectResponse(LOGIN_PATH)
 
 
-def register_auth(fastapi_app: FastAPI, server: ServerSettings) -> PasswordCheck:
+def register_auth(fastapi_app: FastAPI, server: ServerSettings, salt: str | bytes = DEFAULT_SALT) -> PasswordCheck:
     """Require `server.password` for every page and endpoint, and add `/logout`; returns the check for the login page.
 
+    `salt` keys the password's fingerprint in the session: the storage secret, the same on every instance.
     Call it before other middleware (e.g. CORS) is added, so that those wrap it and still see every request.
     """
     assert server.password is not None
-    passwords = PasswordCheck(server.password)
+    passwords = PasswordCheck(server.password, salt=salt)
     fastapi_app.add_middleware(AuthMiddleware, passwords=passwords)
     fastapi_app.get("/logout", include_in_schema=False)(logout)
     return passwords

@@ -334,3 +334,124 @@ async def test_a_client_that_goes_away_still_cancels_the_model_with_a_password(
         assert fake_openai.times("closed", "slow")[0] - closed_at < 1.0
         assert fake_openai.times("request", "slow") == fake_openai.times("request")  # one answer, not retried
         assert len(fake_openai.times("request")) == 1
+
+
+# -- behind a proxy: whose address the rate limit counts -----------------------------------
+
+
+def proxied_app(trusted: str, passwords: PasswordCheck) -> Any:
+    """`/ask` behind the auth middleware, wrapped as uvicorn wraps the served app for `trusted` proxies."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+    app.post("/ask")(lambda: {"ok": True})
+    app.add_middleware(api.auth.AuthMiddleware, passwords=passwords)
+    options = ServerSettings(forwarded_allow_ips=trusted).uvicorn_proxy_options()
+    config = uvicorn.Config(app, log_config=None, **options)
+    config.load()
+    return config.loaded_app
+
+
+async def wrong_token(app: Any, peer: str, forwarded_for: str | None = None) -> int:
+    headers = {"Authorization": "Bearer guess"} | ({"X-Forwarded-For": forwarded_for} if forwarded_for else {})
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://rivulet") as client:
+        return (await client.post("/ask", headers=headers)).status_code
+
+
+@pytest.fixture
+def passwords(monkeypatch: pytest.MonkeyPatch) -> PasswordCheck:
+    check = PasswordCheck(SecretStr(PASSWORD))
+    monkeypatch.setattr(check, "logged_in", lambda: False)  # no NiceGUI session in this bare app
+    return check
+
+
+async def test_a_spoofed_forwarded_for_does_not_dodge_the_limit(passwords: PasswordCheck) -> None:
+    """By default no proxy is trusted: X-Forwarded-For is ignored, even from 127.0.0.1 (uvicorn alone trusts it)."""
+    app = proxied_app("", passwords)
+    statuses = [await wrong_token(app, "127.0.0.1", f"203.0.113.{n}") for n in range(6)]
+    assert statuses == [401] * 5 + [429]
+    assert passwords.limiter.wait("127.0.0.1") > 0 and set(passwords.limiter._failures) == {"127.0.0.1"}
+
+
+async def test_the_real_client_counts_behind_a_trusted_proxy(passwords: PasswordCheck) -> None:
+    app = proxied_app("127.0.0.1", passwords)
+    assert [await wrong_token(app, "127.0.0.1", "203.0.113.5") for _ in range(6)] == [401] * 5 + [429]
+    assert await wrong_token(app, "127.0.0.1", "203.0.113.6") == 401  # another client behind the proxy: its own count
+    assert await wrong_token(app, "127.0.0.1") == 401  # the proxy itself is not blocked for its clients
+    # A peer that is not the proxy cannot name a client: its header is ignored, its own address counts.
+    assert await wrong_token(app, "198.51.100.7", "203.0.113.5") == 401
+    assert set(passwords.limiter._failures) == {"203.0.113.5", "203.0.113.6", "127.0.0.1", "198.51.100.7"}
+
+
+def test_forwarded_allow_ips_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert ServerSettings().uvicorn_proxy_options() == {"proxy_headers": False}
+    monkeypatch.setenv("RIVULET_FORWARDED_ALLOW_IPS", "127.0.0.1, 10.0.0.0/8")
+    assert ServerSettings().forwarded_allow_ips == ["127.0.0.1", "10.0.0.0/8"]
+    assert ServerSettings.load(forwarded_allow_ips="::1").uvicorn_proxy_options() == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "::1",
+    }
+    result = run_main("--forwarded-allow-ips", "my-proxy", "--model", FAKE)
+    assert result.returncode == 2 and "'my-proxy' is not an IP address or network" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+async def test_page_login_and_bearer_share_the_forwarded_address(tmp_path: Path, browser: Any) -> None:
+    """Behind a trusted proxy, wrong bearer tokens and wrong page logins of one client add up, under its address."""
+    client = "203.0.113.5"
+    with protected_server(tmp_path, PASSWORD, "--forwarded-allow-ips", "127.0.0.1") as url:
+        for _ in range(4):
+            assert ask(url, "guess", **{"X-Forwarded-For": client}).status_code == 401
+        assert ask(url, "guess").status_code == 401  # the proxy's own address: another count
+        context = await browser.new_context(extra_http_headers={"X-Forwarded-For": client})
+        page = await context.new_page()
+        await page.goto(f"{url}/login")
+        await page.wait_for_selector("input[type=password]")
+        await log_in(page, "guess-5")  # the client's fifth failure
+        await page.get_by_text("Too many wrong passwords").wait_for()
+        assert ask(url, PASSWORD).status_code == 200  # 127.0.0.1 itself is not blocked
+    log = (tmp_path / "server.log").read_text()
+    assert f"5 wrong passwords from {client}: refusing it" in log and "from 127.0.0.1" not in log
+
+
+# -- a new password ends existing logins ---------------------------------------------------
+
+
+def test_the_session_keeps_a_fingerprint_of_the_password_not_the_password() -> None:
+    first = PasswordCheck(SecretStr(PASSWORD), salt="install-secret-1")
+    assert PASSWORD not in first.fingerprint and len(first.fingerprint) == 64
+    assert first.accepts(first.fingerprint)
+    again = PasswordCheck(SecretStr(PASSWORD), salt="install-secret-1")  # a restart, or another instance
+    assert again.accepts(first.fingerprint)
+    assert not PasswordCheck(SecretStr(PASSWORD + "!"), salt="install-secret-1").accepts(first.fingerprint)
+    assert PasswordCheck(SecretStr(PASSWORD), salt="install-secret-2").fingerprint != first.fingerprint
+    for stored in (True, None, "", first.fingerprint.upper()):  # e.g. True: what a login stored before
+        assert not first.accepts(stored)
+
+
+async def test_a_new_password_ends_existing_logins(tmp_path: Path, browser: Any) -> None:
+    """Log in, restart with another password: logged out; restart with the first again: still logged in."""
+    storage = tmp_path / "data" / "storage"
+
+    def login_saved() -> bool:  # NiceGUI writes its storage files a moment after a change
+        return any('"login"' in path.read_text() for path in storage.glob("storage-user-*.json"))
+
+    page = await browser.new_page()  # cookies are per host, not per port: the browser's session survives restarts
+    with protected_server(tmp_path, PASSWORD) as url:
+        await page.goto(f"{url}/login")
+        await page.wait_for_selector("input[type=password]")
+        await log_in(page, PASSWORD)
+        await page.wait_for_url(f"{url}/")
+        await wait_for(login_saved)
+    with protected_server(tmp_path, "a-new-password-42") as url:
+        await page.goto(f"{url}/")
+        assert page.url == f"{url}/login"
+        assert ask(url, PASSWORD).status_code == 401
+    with protected_server(tmp_path, PASSWORD) as url:
+        await page.goto(f"{url}/")
+        assert page.url == f"{url}/"  # the same password: the login holds
+    for path in (tmp_path / "data").rglob("*"):
+        if path.is_file():
+            assert PASSWORD not in path.read_text(errors="replace"), path

@@ -1,23 +1,24 @@
-"""The `/login` page: a password field that marks the browser's session as logged in."""
+"""The `/login` page: a password field that logs the browser's session in with the current password."""
 
 from __future__ import annotations
 
 from fastapi.responses import RedirectResponse
 from nicegui import Client, app, ui
 
-from api.auth import LOGIN_PATH, PasswordCheck, too_many
+from api.auth import LOGIN_PATH, SESSION_KEY, PasswordCheck, too_many
 
 
 def login_page(passwords: PasswordCheck, client: Client) -> RedirectResponse | None:
-    """A password field; on success the browser's session is marked authenticated."""
-    if app.storage.user.get("authenticated"):
+    """A password field; on success the browser's session keeps the password's fingerprint (never the password)."""
+    if passwords.logged_in():
         return RedirectResponse("/")
 
     def try_login() -> None:
         if wait := passwords.limiter.wait(client.ip):
             message.set_text(too_many(wait))
         elif passwords.check(client.ip, password.value or ""):
-            app.storage.user["authenticated"] = True
+            app.storage.user[SESSION_KEY] = passwords.fingerprint
+            app.storage.user.pop("authenticated", None)  # what sessions stored before fingerprints
             ui.navigate.to("/")
         else:
             password.value = ""
