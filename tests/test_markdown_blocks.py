@@ -194,3 +194,106 @@ def test_tables_render_compact_and_align_by_class() -> None:
     assert "<tr><td class=al>1</td><td class=ar>x &lt;b&gt;y&lt;/b&gt;</td></tr>" in html
     code = render_markdown("```python\nx = 1  # <tr>\n   y = 2\n```\n")
     assert "\n   " in code  # whitespace inside code is left alone
+
+
+#: Math of every shape next to the blocks it must not be split from (see `display_math_opens`).
+MATH = """\
+# Math
+
+Euler's identity $e^{i\\pi}+1=0$, and prices: it costs $5 and $10, or $3.50/$4.00.
+
+$$
+\\int_0^1 x\\,dx = \\frac{1}{2}
+$$
+
+Text right before display math:
+$$
+- x
+```
+[r]: y
+$$
+right after it.
+
+$$\\sum_{n=1}^\\infty \\frac{1}{n^2} = \\frac{\\pi^2}{6}$$
+
+$$ a stray opener
+
+- and a list after the blank line that made it text $$
+
+- item with $x^2$
+- item with
+
+  $$
+  y = mx + b
+  $$
+
+`$code$` and
+
+```
+$$ in code
+$x$
+```
+
+Unreadable, so shown as written:
+$$
+- x\\begin{matrix}
+```
+$$
+and on.
+
+| a | $b$ |
+|---|---|
+| $|x|$ | 2 |
+
+$$
+\\begin{pmatrix}
+1 & 2 \\\\
+3 & 4
+\\end{pmatrix}
+$$
+End with $\\alpha$.
+"""
+
+
+def test_math_renders_like_the_whole_text_cut_anywhere() -> None:
+    whole = render(MATH).strip()
+    assert whole.count("<math") == 10 and "$$ a stray opener" in whole
+    assert "$$\n- x\\begin{matrix}\n```\n$$" in whole and whole.count("<pre>") == 1
+    for cut in range(1, len(MATH)):
+        blocks = stream_blocks(MATH, [cut])
+        assert joined(blocks) == whole, cut
+    blocks = stream_blocks(MATH, list(range(1, len(MATH))))  # a flush after every character
+    assert "".join(blocks) == MATH and len(blocks) > 10
+    assert joined(blocks) == whole
+
+
+@pytest.mark.parametrize("text", [MATH])
+def test_math_streamed_in_words_or_random_cuts_renders_like_the_whole_text(text: str) -> None:
+    pieces = split_words(text)
+    cuts = [sum(len(p) for p in pieces[: i + 1]) for i in range(len(pieces) - 1)]
+    assert joined(stream_blocks(text, cuts)) == render(text).strip()
+    rng = random.Random(99)
+    for _ in range(100):
+        cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, 40)))
+        assert joined(stream_blocks(text, cuts)) == render(text).strip()
+
+
+def test_open_display_math_keeps_the_tail_open_until_it_closes() -> None:
+    splitter = BlockSplitter()
+    splitter.feed("Intro.\n\n$$\n\\int_0^1\n")
+    assert splitter.take_finished() == "Intro.\n\n"
+    for line in ("x\\,dx\n", "```\n", "- y\n", "[r]: z\n"):  # no Markdown inside a formula
+        splitter.feed(line)
+        assert splitter.take_finished() == ""
+    assert splitter.tail.startswith("$$")
+    splitter.feed("$$\n\nAfter.")
+    assert splitter.take_finished().startswith("$$\n\\int_0^1")
+    assert splitter.tail == "After."
+
+
+def test_a_blank_line_ends_display_math_that_never_was() -> None:
+    # LaTeX has no blank line in display math: the `$$` was text, and its lines are Markdown again.
+    assert split_finished("$$ stray\n- a\n\nText") == (len("$$ stray\n- a\n\n"), False)
+    assert split_finished("$$ stray\n[r]: x\n\nText") == (0, True)
+    assert split_finished("$$\nx\n$$\n\nText") == (len("$$\nx\n$$\n\n"), False)
+    assert split_finished("$$x$$\n\nText")[0] == len("$$x$$\n\n")  # closed on its own line

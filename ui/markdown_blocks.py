@@ -3,7 +3,8 @@
 Finished blocks never change again, so the page renders each once and never re-sends it;
 only the open tail is updated while the answer streams. A boundary is only taken where
 rendering the parts separately gives the same result as rendering the whole text: never
-inside a code fence, never between two items of a list, never before an indented line.
+inside a code fence or a display math block (`$$` first on a line, see `display_math_opens`),
+never between two items of a list, never before an indented line.
 A code fence at column 0 is a block of its own as soon as its first line is complete, so a
 long one can be shown line by line while it streams (see `open_fence`).
 """
@@ -22,6 +23,28 @@ _QUOTE = re.compile(r"^ {0,3}>")
 _DELIMITER_ROW = re.compile(r"^ {0,3}\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)*\|?\s*\n\Z")
 
 
+def fence_closes(line: str, fence: str) -> bool:
+    """Whether `line` closes a code fence opened with `fence` (the same character, at least as many)."""
+    match = _FENCE.match(line)
+    return bool(
+        match and match.group(1)[0] == fence[0] and len(match.group(1)) >= len(fence) and not line.strip(" \n`~")
+    )
+
+
+def display_math_opens(line: str) -> int:
+    """Where `line` opens display math that goes on over the next lines (`$$` first, not closed on it), else -1.
+
+    Such a block ends at the next `$$`; a blank line before it means it was no math at all (LaTeX allows
+    none in display math), so one stray `$$` holds at most one paragraph. `ui.safe_markdown` reads the
+    same rule, so a split never falls inside a formula.
+    """
+    stripped = line.lstrip(" \t")
+    if not stripped.startswith("$$"):
+        return -1
+    start = len(line) - len(stripped)
+    return -1 if "$$" in line[start + 2 :] else start
+
+
 class _Scan:
     """The line scan that finds block boundaries, resumable: each call reads only the lines added since."""
 
@@ -34,6 +57,8 @@ class _Scan:
         self.in_quote = False  # a fence after a quote's line without a blank line belongs to the quote
         self.blank_run = False
         self.ref_defs = False
+        self.math_from: int | None = None  # the line that opened display math not closed yet
+        self.not_math = -1  # the line of a `$$` that turned out to open no math
 
     def scan(self, text: str) -> int:
         """Read `text` (which only grows between calls) on from the last complete line; the last boundary."""
@@ -52,7 +77,8 @@ class _Scan:
         if not line:
             return
         may_continue_list = self.in_list and line[0] in "-*+0123456789"
-        if self.fence is None and self.blank_run and not line[0].isspace() and line[0] != "[" and not may_continue_list:
+        open_block = self.fence is not None or self.math_from is not None
+        if not open_block and self.blank_run and not line[0].isspace() and line[0] != "[" and not may_continue_list:
             self.end = self.pos
 
     def _line(self, line: str, line_start: int) -> None:
@@ -61,14 +87,16 @@ class _Scan:
                 self.fence = self.top_fence = None
                 self.end = self.pos  # markdown2 ends the block at this line, whatever follows
                 return
-            match = _FENCE.match(line)
-            if (
-                match
-                and match.group(1)[0] == self.fence[0]
-                and len(match.group(1)) >= len(self.fence)
-                and not line.strip(" \n`~")
-            ):
+            if fence_closes(line, self.fence):
                 self.fence = self.top_fence = None
+            return
+        if self.math_from is not None:
+            if not line.strip():
+                # No math after all: read its lines again as Markdown, from the `$$` line on.
+                self.pos = self.not_math = self.math_from
+                self.math_from = None
+            elif "$$" in line:
+                self.math_from = None
             return
         if not line.strip():
             self.blank_run = True
@@ -79,6 +107,9 @@ class _Scan:
                 self.end = line_start
                 self.in_list = self.in_quote = False
         self.blank_run = False
+        if line_start != self.not_math and display_math_opens(line) >= 0:
+            self.math_from = line_start
+            return
         opener = _OPENER.match(line)
         if opener and not self.in_list and not self.in_quote:
             self.end = line_start

@@ -1,18 +1,34 @@
-"""Markdown for model output: raw HTML is shown as text, unsafe links are dropped.
+r"""Markdown for model output: raw HTML is shown as text, unsafe links are dropped.
 
 NiceGUI's `ui.markdown` passes raw HTML through to the page and relies on DOMPurify, which
 keeps `style` attributes: a model could still cover the page with a fixed overlay. Model
 text is untrusted, so it is rendered with markdown2's `safe_mode="escape"` (HTML becomes
 visible text, `javascript:` links become `#`), and the browser still sanitizes the result.
+
+Math becomes MathML on the server, with `latex2mathml` as `ui.markdown(extras=['latex'])` does, so the
+browser shows it natively (no script). markdown2's own `latex` extra is not used: under `safe_mode`
+it escapes its MathML to text, it reads "costs $5 and $10" as math, passes `\style` and `\href` on
+as attributes and remembers every code span it ever saw. Here each formula is cut out before markdown2
+runs, converted, and its MathML rebuilt from a short list of elements and attributes (`_clean`):
+- `$…$` inline, on one line: `$` then no space, no space before the closing `$`, no digit after it
+  (pandoc's rule), so prices stay text; `\$` is never a delimiter.
+- `$$…$$` display: on one line anywhere, or from a line that starts with `$$` to the next `$$`, with no
+  blank line in between (see `ui.markdown_blocks.display_math_opens`).
+- Nothing in code fences or code spans; a formula latex2mathml cannot read is left as it was.
 """
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
+from html import escape
+from xml.etree import ElementTree
 
+import latex2mathml.converter
 import markdown2
 from nicegui import ui
+
+from ui.markdown_blocks import _FENCE, display_math_opens, fence_closes
 
 EXTRAS = ["fenced-code-blocks", "tables"]
 #: markdown2's aligned table cells: a short class instead of a `style` attribute (no model output carries
@@ -23,9 +39,135 @@ _CELL_ALIGN = re.compile(r'<(t[hd]) style="text-align:(l|c|r)(?:eft|enter|ight);
 _TABLE_GAPS = re.compile(r"(<tr>|</td>|</th>|</tr>)\s+(?=<t[dhr][ >]|</tr>|</tbody>|</thead>)")
 
 
+#: On one line: a code span, a link's address or an autolink (all kept as they are), `$$…$$` (display)
+#: or `$…$` (inline).
+_INLINE = re.compile(
+    r"(?P<keep>(`+)(?!`).+?(?<!`)\2(?!`)|\]\([^)\s]*|<[a-zA-Z][\w+.-]*:[^>\s]*>)"
+    r"|(?<!\\)\$\$(?P<display>(?:\\.|[^$\\])+?)\$\$"
+    r"|(?<![\\$])\$(?![\s$])(?P<inline>(?:\\.|[^$\\])*?)(?<![\s\\])\$(?!\d)"
+)
+#: Stands for formula number N while markdown2 runs: private-use characters, which markdown2 leaves alone.
+_MARK = "\ue000"
+_TOKEN = re.compile("\ue000(\\d+)\ue001")
+#: Where a formula's token may land in markdown2's HTML: code and tags get the formula's source text back.
+_PLACES = re.compile(r"<(pre|code)\b[^>]*>.*?</\1>|<[^>]*>|\ue000(\d+)\ue001", re.S)
+#: The longest formula converted (latex2mathml's time grows with it); longer ones stay text.
+MAX_FORMULA = 4000
+
+#: What is kept of latex2mathml's MathML: these elements, and these attributes with plain values.
+_TAG_NAMES = (
+    "math mrow mi mn mo ms mtext mspace msup msub msubsup mfrac msqrt mroot mover munder munderover mtable mtr mtd "
+    "mstyle mpadded menclose mphantom mfenced merror mmultiscripts mprescripts none semantics"
+)
+_ATTRIBUTE_NAMES = (
+    "display mathvariant stretchy fence separator separators form accent accentunder movablelimits largeop symmetric "
+    "linethickness displaystyle scriptlevel columnalign rowalign columnlines rowlines frame notation mathcolor open "
+    "close align equalrows equalcolumns columnspacing rowspacing"
+)
+#: Sizes a formula may set: at most 9.99 units, so `\rule{1000em}{1000em}` cannot cover or widen the page.
+_SIZE_NAMES = "width height depth lspace rspace voffset minsize maxsize"
+_MATHML_TAGS = frozenset(_TAG_NAMES.split())
+_MATHML_ATTRS = frozenset(_ATTRIBUTE_NAMES.split())
+_SIZE_ATTRS = frozenset(_SIZE_NAMES.split())
+_SIZE = re.compile(r"-?(\d(\.\d*)?|\.\d+)(em|ex|pt|px|mu|%)?")
+_VALUE = re.compile(r"[\w .#%+-]{0,40}")
+
+
+def _clean(element: ElementTree.Element) -> str:
+    """`element` as MathML made only of known elements and plain attributes (ValueError on anything else)."""
+    tag = element.tag.rpartition("}")[2]
+    if tag not in _MATHML_TAGS:
+        raise ValueError(tag)
+    attributes = "".join(
+        f' {name}="{escape(value)}"'
+        for name, value in element.attrib.items()
+        if (name in _MATHML_ATTRS and _VALUE.fullmatch(value)) or (name in _SIZE_ATTRS and _SIZE.fullmatch(value))
+    )
+    inner = "".join(_clean(child) + escape(child.tail or "", quote=False) for child in element)
+    return f"<{tag}{attributes}>{escape(element.text or '', quote=False)}{inner}</{tag}>"
+
+
+@lru_cache(maxsize=1024)
+def math_html(latex: str, display: bool) -> str | None:
+    """The MathML of one formula, or None when latex2mathml cannot read it (it is then shown as written)."""
+    if not latex.strip() or len(latex) > MAX_FORMULA:
+        return None
+    try:
+        mathml = latex2mathml.converter.convert(latex, display="block" if display else "inline")
+        return _clean(ElementTree.fromstring(mathml))
+    except Exception:  # latex2mathml raises many kinds on malformed input; any of them means "not math"
+        return None
+
+
+def _inline_math(line: str, offset: int, found: list[tuple[int, int, str | None]]) -> None:
+    for match in _INLINE.finditer(line):
+        if match.group("keep") is None:
+            display = match.group("display") is not None
+            html = math_html(match.group("display" if display else "inline"), display)
+            if html is not None:
+                found.append((offset + match.start(), offset + match.end(), html))
+
+
+def find_math(text: str) -> list[tuple[int, int, str | None]]:
+    """`(start, end, MathML)` of each formula in `text`, in order, read line by line like `_Scan` reads them.
+
+    The MathML is None for a display block over several lines that latex2mathml cannot read: it is shown as
+    written, but still kept out of markdown2.
+    """
+    found: list[tuple[int, int, str | None]] = []
+    fence: str | None = None
+    math_at = -1  # where the `$$` of an open display block is
+    math_line = not_math = -1
+    pos = 0
+    while pos < len(text):
+        newline = text.find("\n", pos)
+        start, pos = pos, len(text) if newline < 0 else newline + 1
+        line = text[start:pos]
+        if fence is not None:
+            if fence_closes(line, fence):
+                fence = None
+        elif math_at >= 0:
+            if not line.strip():
+                pos = not_math = math_line
+                math_at = -1
+            elif (close := line.find("$$")) >= 0:
+                # Kept out of markdown2 even when it is no formula: `_Scan` did not read its lines as Markdown.
+                found.append((math_at, start + close + 2, math_html(text[math_at + 2 : start + close], True)))
+                math_at = -1
+                _inline_math(line[close + 2 :], start + close + 2, found)
+        elif match := _FENCE.match(line):
+            fence = match.group(1)
+        elif start != not_math and (opens := display_math_opens(line)) >= 0:
+            math_at, math_line = start + opens, start
+        else:
+            _inline_math(line, start, found)
+    return found
+
+
+def _with_math(text: str) -> str:
+    """markdown2's escaped HTML of `text`, its formulas as MathML (text with no `$` takes no extra step)."""
+    found = find_math(text) if "$" in text and _MARK not in text else []
+    if not found:
+        return markdown2.markdown(text, extras=EXTRAS, safe_mode="escape")
+    parts, sources, end = [], [], 0
+    for index, (start, stop, _html) in enumerate(found):
+        parts += [text[end:start], f"\ue000{index}\ue001"]
+        sources.append(text[start:stop])
+        end = stop
+    html = markdown2.markdown("".join(parts) + text[end:], extras=EXTRAS, safe_mode="escape")
+
+    def place(match: re.Match[str]) -> str:
+        if match.group(2) is not None:
+            return found[int(match.group(2))][2] or escape(sources[int(match.group(2))])
+        # markdown2 saw code or a link there: the formula as text
+        return _TOKEN.sub(lambda token: escape(sources[int(token.group(1))]), match.group(0))
+
+    return _PLACES.sub(place, html)
+
+
 def render_fresh(text: str) -> str:
     """The HTML of `text` as the page shows it, not cached (for text that is about to change)."""
-    html = markdown2.markdown(text, extras=EXTRAS, safe_mode="escape")
+    html = _with_math(text)
     if "<table>" in html:
         html = _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r"<\1 class=a\2>", html))
     return html
