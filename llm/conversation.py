@@ -34,8 +34,6 @@ class Message:
     reasoning: str | None = None
     #: The model spec that produced this answer (e.g. "local", "openai:gpt-4o-mini"); None for old data.
     model: str | None = None
-    #: An agent's tool calls (`llm.parts.Step.to_dict()`), each at its place in the answer (`at`).
-    steps: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The message as plain data; the optional fields only when they hold something (old data has none)."""
@@ -43,8 +41,6 @@ class Message:
         for key in ("reasoning", "model"):
             if data[key] is None:
                 del data[key]
-        if not self.steps:
-            del data["steps"]
         return data
 
     @classmethod
@@ -62,7 +58,6 @@ class Message:
             alternatives=[a for a in data.get("alternatives") or [] if isinstance(a, str)],
             reasoning=data.get("reasoning") if isinstance(data.get("reasoning"), str) else None,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
-            steps=[dict(s) for s in data.get("steps") or [] if isinstance(s, Mapping)],
         )
 
     @property

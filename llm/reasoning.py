@@ -18,17 +18,41 @@ Everything else that is text is the answer, verbatim, except the whitespace arou
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
-from llm.parts import Part, merge_parts, text_of
-
-__all__ = ["THINK_TAGS", "Part", "PartSplitter", "merge_parts", "split_stream", "text_of"]
+#: What a part carries. A later "step" kind will carry tool calls and their results.
+PartKind = Literal["reasoning", "answer"]
 
 #: The inline (open, close) tag pairs recognised at the start of the text.
 THINK_TAGS: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A piece of one answer's stream: reasoning text or answer text (never empty)."""
+
+    kind: PartKind
+    text: str
+
+
+def merge_parts(parts: Iterable[Part]) -> list[Part]:
+    """`parts` with neighbours of the same kind joined: the same content, as few parts as possible."""
+    merged: list[Part] = []
+    for part in parts:
+        if merged and merged[-1].kind == part.kind:
+            merged[-1] = Part(part.kind, merged[-1].text + part.text)
+        elif part.text:
+            merged.append(part)
+    return merged
+
+
+def text_of(parts: Iterable[Part], kind: PartKind) -> str:
+    """All the text of one kind, e.g. `text_of(parts, "answer")`."""
+    return "".join(part.text for part in parts if part.kind == kind)
 
 
 def _block_reasoning(block: Mapping[str, Any]) -> str:

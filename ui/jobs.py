@@ -21,7 +21,6 @@ from langchain_core.language_models import BaseChatModel
 from llm.context import ContextWindow
 from llm.conversation import Conversation, Message
 from llm.errors import RivuletError
-from llm.parts import Step
 from llm.signals import Signal
 from llm.streaming import AnswerStats, stream_parts
 from ui.conversation import ConversationStore
@@ -61,7 +60,6 @@ class AnswerJob:
         self.conversation = conversation
         self.parts: list[str] = []  # the answer's text, as it arrived
         self.reasoning_parts: list[str] = []  # the reasoning's text, as it arrived
-        self.steps: dict[str, Step] = {}  # an agent's tool calls by id, newest state, in the order they started
         self.spec = request.spec
         self.stats = AnswerStats()
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
@@ -86,15 +84,6 @@ class AnswerJob:
     def reasoning(self) -> str:
         return "".join(self.reasoning_parts)
 
-    def final_steps(self) -> list[Step]:
-        """The steps as saved: one still running when the answer ended did not finish."""
-        if self.stats.ended is None:
-            return list(self.steps.values())
-        stopped = "Stopped before it finished." if self.stats.status == "stopped" else "It did not finish."
-        return [
-            step if step.status != "running" else step.finished("error", error=stopped) for step in self.steps.values()
-        ]
-
     def _on_signal(self, signal: Signal) -> None:
         self.signal = signal
 
@@ -115,10 +104,7 @@ class AnswerJob:
         try:
             async with contextlib.aclosing(answer):
                 async for part in answer:
-                    if part.step is not None:
-                        self.steps[part.step.id] = part.step
-                    else:
-                        (self.parts if part.kind == "answer" else self.reasoning_parts).append(part.text)
+                    (self.parts if part.kind == "answer" else self.reasoning_parts).append(part.text)
                     if self._stopping:
                         # The cancel did not arrive: a library below swallowed it (seen in 2 of 5 runs
                         # with the local engine). Closing the stream stops it all the same.
@@ -147,7 +133,6 @@ class AnswerJob:
             alternatives=self.alternatives,
             reasoning=self.reasoning or None,
             model=self.spec,
-            steps=[step.to_dict() for step in self.final_steps()],
         )
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history
