@@ -91,6 +91,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="also print the model's reasoning (thinking), to stderr, dimmed on a terminal; "
         "the answer alone goes to stdout (works with --url too)",
     )
+    ask.add_argument(
+        "--steps",
+        action="store_true",
+        help="also print an agent's tool calls (a py: chain or graph), one line each to stderr as each ends",
+    )
     if argv[:1] in (["-h"], ["--help"]):
         # The default command's options belong in the top-level help: `main.py --port 9000` is a serve.
         default = serve.format_help().split("\n\n", 1)[1]
@@ -216,7 +221,7 @@ def remote_request(args: argparse.Namespace) -> dict[str, Any]:
 async def answer_parts(
     settings: Any, prompt: str, url: str | None, token: str | None, remote: dict[str, Any] | None = None
 ) -> AsyncIterator[Any]:
-    """The answer's parts (`llm.reasoning.Part`, reasoning and answer text): from a running Rivulet server at
+    """The answer's parts (`llm.reasoning.Part`: reasoning, answer text, steps): from a running Rivulet server at
     `url` (with `remote` fields), else from the model."""
     if url:
         from api.client import stream_parts_from_server
@@ -269,8 +274,10 @@ async def print_answer(
     token: str | None = None,
     remote: dict[str, Any] | None = None,
     reasoning: bool = False,
+    steps: bool = False,
 ) -> int:
-    """Print the answer as it streams (flushed per chunk), and with `reasoning` the reasoning to stderr.
+    """Print the answer as it streams (flushed per chunk); with `reasoning` the reasoning, with `steps` a line
+    per finished tool call, to stderr.
 
     Returns the process exit code.
     """
@@ -284,6 +291,13 @@ async def print_answer(
     last = ""
     try:
         async for part in answer_parts(settings, prompt, url, token, remote):
+            if part.step is not None:
+                if steps and part.step.status != "running":
+                    if thoughts:
+                        thoughts.end()
+                    sys.stderr.write(f"[step] {part.step.line()}\n")
+                    sys.stderr.flush()
+                continue
             if part.kind == "reasoning":
                 if thoughts:
                     thoughts.write(part.text)
@@ -330,7 +344,9 @@ def ask(args: argparse.Namespace) -> int:
         return EXIT_CONFIG
     token = password.get_secret_value() if password else None
     return asyncio.run(
-        print_answer(settings, prompt, url=args.url, token=token, remote=remote, reasoning=args.reasoning)
+        print_answer(
+            settings, prompt, url=args.url, token=token, remote=remote, reasoning=args.reasoning, steps=args.steps
+        )
     )
 
 

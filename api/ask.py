@@ -4,8 +4,10 @@ Plain text (the default): the body is exactly the answer, written chunk by chunk
 provider fails after the first chunk, the status is already sent, so the body ends with
 one line that starts with `ERROR_MARK`. With `Accept: text/event-stream` the answer comes
 as Server-Sent Events: one `data:` event per chunk of the answer, `event: reasoning` events with the
-model's reasoning (before and among them, never mixed into them), then `event: done` with the figures,
-or `event: error` with a human message. The plain-text body never holds the reasoning.
+model's reasoning (before and among them, never mixed into them), `event: step` with an agent's tool
+call as JSON (`id`, `name`, `status`, `input`, `output`, `error`, `duration_s`, `at`; once when it starts,
+again when it ends), then `event: done` with the figures, or `event: error` with a human message. The
+plain-text body never holds the reasoning or the steps.
 """
 
 from __future__ import annotations
@@ -219,6 +221,8 @@ def register_api(app: FastAPI, registry: ModelRegistry, settings: Settings, cors
         def encode(part: Part) -> str:
             if not sse:
                 return part.text
+            if part.step is not None:
+                return sse_event(json.dumps(part.step.to_dict(), ensure_ascii=False), "step")
             return sse_event(part.text, "reasoning" if part.kind == "reasoning" else None)
 
         # Wait for the first part it sends, so that a failing provider still gets a proper status.

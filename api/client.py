@@ -11,6 +11,7 @@ from httpx_sse import SSEError, aconnect_sse
 
 from llm.errors import ProviderError, humanize
 from llm.reasoning import Part
+from llm.steps import Step
 
 
 async def stream_from_server(
@@ -45,7 +46,8 @@ async def stream_parts_from_server(
     read_timeout: float = 60.0,
 ) -> AsyncIterator[Part]:
     """Yield the answer's parts from a running Rivulet server at `url`: its `data:` events as answer parts,
-    its `event: reasoning` events as reasoning parts; other events (`context`, `done`) are skipped.
+    its `event: reasoning` events as reasoning parts, `event: step` as step parts; other events (`context`,
+    `done`) are skipped.
 
     Takes the same arguments as `stream_from_server`.
     """
@@ -69,10 +71,20 @@ async def stream_parts_from_server(
                     yield Part("answer", event.data)
                 elif event.event == "reasoning" and event.data:
                     yield Part("reasoning", event.data)
+                elif event.event == "step" and (step := _step(event.data)) is not None:
+                    yield Part("step", "", step)
     except SSEError as exc:  # not an event stream: an old server, or a proxy's error page
         raise ProviderError(f"{where} did not answer with an event stream. Check the URL.", kind="protocol") from exc
     except httpx.HTTPError as exc:
         raise humanize(exc, where=where) from exc
+
+
+def _step(data: str) -> Step | None:
+    """A step event's tool call (None for one this client cannot read: a newer server's, say)."""
+    try:
+        return Step.from_dict(json.loads(data))
+    except (ValueError, TypeError):
+        return None
 
 
 def _error_text(data: str) -> str | None:

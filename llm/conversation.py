@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from llm.steps import Step
+
 Role = Literal["user", "assistant"]
 MessageStatus = Literal["done", "stopped", "error"]
 TITLE_LENGTH = 48
@@ -34,12 +36,14 @@ class Message:
     reasoning: str | None = None
     #: The model spec that produced this answer (e.g. "local", "openai:gpt-4o-mini"); None for old data.
     model: str | None = None
+    #: An agent's tool calls, in order, each placed in `content` by its `at`.
+    steps: list[Step] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The message as plain data; the optional fields only when they hold something (old data has none)."""
         data = asdict(self)
-        for key in ("reasoning", "model"):
-            if data[key] is None:
+        for key in ("reasoning", "model", "steps"):
+            if not data[key]:
                 del data[key]
         return data
 
@@ -58,6 +62,7 @@ class Message:
             alternatives=[a for a in data.get("alternatives") or [] if isinstance(a, str)],
             reasoning=data.get("reasoning") if isinstance(data.get("reasoning"), str) else None,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
+            steps=_steps(data.get("steps")),
         )
 
     @property
@@ -154,10 +159,31 @@ class Conversation:
             parts.append(f"## {who}{note}\n")
             if message.reasoning:
                 parts.append(thinking_markdown(message.reasoning, (message.figures or {}).get("reasoning_s")))
-            parts.append(f"{message.content}\n")
+            parts.append(f"{with_steps(message.content, message.steps)}\n")
             if message.error:
                 parts.append(f"> {message.error}\n")
         return "\n".join(parts)
+
+
+def _steps(raw: Any) -> list[Step]:
+    steps = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            steps.append(Step.from_dict(item))
+        except (ValueError, TypeError):
+            continue
+    return steps
+
+
+def with_steps(content: str, steps: list[Step]) -> str:
+    """The answer's Markdown with each tool call as a quoted line where it happened (for exports)."""
+    pieces, start = [], 0
+    for step in sorted(steps, key=lambda s: s.at):
+        at = min(max(step.at, start), len(content))
+        pieces += [content[start:at].rstrip("\n"), f"> Tool call: {step.line()}"]
+        start = at
+    pieces.append(content[start:].lstrip("\n"))
+    return "\n\n".join(p for p in pieces if p)
 
 
 def thinking_caption(seconds: float | None) -> str:
@@ -167,7 +193,9 @@ def thinking_caption(seconds: float | None) -> str:
 
 def thinking_markdown(reasoning: str, seconds: float | None) -> str:
     """The reasoning as a collapsed, quoted block in a Markdown export (before the answer)."""
-    quoted = "\n".join(f"> {line}".rstrip() for line in reasoning.strip("\n").splitlines())
+    # A `</details>` in the reasoning would close the block early: keep it as text.
+    safe = reasoning.replace("</details", "&lt;/details")
+    quoted = "\n".join(f"> {line}".rstrip() for line in safe.strip("\n").splitlines())
     return f"<details><summary>{thinking_caption(seconds)}</summary>\n\n{quoted}\n\n</details>\n"
 
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 
 from llm.context import ContextWindow
 from llm.errors import ConfigError
 from llm.settings import Settings
+from llm.streaming import AnswerSource
 
 OLLAMA_URL = "http://127.0.0.1:11434/v1"
 #: Placeholder key for OpenAI-compatible servers that do not check keys.
@@ -25,7 +27,8 @@ Valid model specs:
   local:/path/to/file.gguf another GGUF file, on the same local engine
   openai:<model>           OpenAI (needs OPENAI_API_KEY), or any OpenAI-compatible server with --base-url
   ollama:<model>           a model served by Ollama on this machine
-  py:<module>:<attribute>  your own LangChain BaseChatModel (or a zero-argument function returning one)
+  py:<module>:<attribute>  your own LangChain chat model, chain or agent (any Runnable), or a zero-argument
+                           function returning one
   fake[:chunks=N,rate=R]   a deterministic demo model: N word chunks at R chunks/s (0 = max speed)"""
 
 
@@ -101,7 +104,7 @@ def _ollama(arg: str, settings: Settings) -> BaseChatModel:
     return _openai_compatible(arg, settings, base_url=settings.base_url or OLLAMA_URL, api_key=key)
 
 
-def _py(arg: str, settings: Settings) -> BaseChatModel:
+def _py(arg: str, settings: Settings) -> AnswerSource:
     module_name, _, attribute = arg.partition(":")
     if not module_name or not attribute:
         raise ConfigError(f"Model spec 'py:{arg}' must look like py:<module>:<attribute>.\n{SPEC_HELP}")
@@ -118,12 +121,15 @@ def _py(arg: str, settings: Settings) -> BaseChatModel:
         target: Any = getattr(module, attribute)
     except AttributeError as exc:
         raise ConfigError(f"Module {module_name!r} has no attribute {attribute!r}.") from exc
-    if not isinstance(target, BaseChatModel) and callable(target):
-        target = target()
-    if not isinstance(target, BaseChatModel):
+    if not isinstance(target, Runnable) and callable(target):
+        try:
+            target = target()
+        except TypeError as exc:
+            raise ConfigError(f"py:{arg} must take no arguments when it is a function ({exc}).") from exc
+    if not isinstance(target, Runnable):
         raise ConfigError(
-            f"py:{arg} is a {type(target).__name__}, not a LangChain BaseChatModel "
-            "(or a zero-argument function returning one)."
+            f"py:{arg} is a {type(target).__name__}, not a LangChain chat model or runnable "
+            "(or a zero-argument function returning one). A chain or agent receives {'messages': [...]}."
         )
     return target
 
@@ -148,7 +154,7 @@ def _fake(arg: str, settings: Settings) -> BaseChatModel:
         raise ConfigError(f"Bad fake options {arg!r}: chunks and rate must be zero or more.") from exc
 
 
-BUILDERS: dict[str, Callable[[str, Settings], BaseChatModel]] = {
+BUILDERS: dict[str, Callable[[str, Settings], AnswerSource]] = {
     "local": _local,
     "openai": _openai,
     "ollama": _ollama,
@@ -157,8 +163,8 @@ BUILDERS: dict[str, Callable[[str, Settings], BaseChatModel]] = {
 }
 
 
-def make_model(spec: str, settings: Settings) -> BaseChatModel:
-    """Build the chat model named by `spec`; raise `ConfigError` with a fix when it cannot work."""
+def make_model(spec: str, settings: Settings) -> AnswerSource:
+    """Build the chat model (or runnable) named by `spec`; raise `ConfigError` with a fix when it cannot work."""
     parsed = ModelSpec.parse(spec)
     return BUILDERS[parsed.kind](parsed.arg, settings)
 
@@ -178,22 +184,22 @@ def describe(spec: str, settings: Settings) -> str:
 class ModelRegistry:
     """Builds each spec once per process and hands out the shared instance."""
 
-    def __init__(self, settings: Settings, preset: dict[str, BaseChatModel] | None = None) -> None:
+    def __init__(self, settings: Settings, preset: Mapping[str, AnswerSource] | None = None) -> None:
         self.settings = settings
-        self._models: dict[str, BaseChatModel] = dict(preset or {})
+        self._models: dict[str, AnswerSource] = dict(preset or {})
 
     @property
     def specs(self) -> list[str]:
         """The default spec first, then the extra ones from `--models`, without duplicates."""
         return list(dict.fromkeys([self.settings.model, *self.settings.models]))
 
-    def get(self, spec: str | None = None) -> BaseChatModel:
+    def get(self, spec: str | None = None) -> AnswerSource:
         spec = spec or self.settings.model
         if spec not in self._models:
             self._models[spec] = make_model(spec, self.settings)
         return self._models[spec]
 
-    def check_all(self) -> BaseChatModel:
+    def check_all(self) -> AnswerSource:
         """Build every offered spec (a bad one is a `ConfigError` naming it); returns the default model."""
         for spec in self.specs[1:]:
             try:
@@ -211,7 +217,7 @@ class ModelRegistry:
         return context_window(self.get(spec), self.settings)
 
 
-def context_window(model: BaseChatModel, settings: Settings) -> ContextWindow | None:
+def context_window(model: AnswerSource, settings: Settings) -> ContextWindow | None:
     """A model's own window (counted with its tokenizer) if it has one, else one from settings."""
     own = getattr(model, "context_window", None)
     if callable(own):

@@ -24,8 +24,10 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 
-#: What a part carries. A later "step" kind will carry tool calls and their results.
-PartKind = Literal["reasoning", "answer"]
+from llm.steps import Step
+
+#: What a part carries: reasoning text, answer text, or an agent's tool step (`llm.steps.Step`).
+PartKind = Literal["reasoning", "answer", "step"]
 
 #: The inline (open, close) tag pairs recognised at the start of the text.
 THINK_TAGS: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
@@ -33,19 +35,23 @@ THINK_TAGS: tuple[tuple[str, str], ...] = (("<think>", "</think>"),)
 
 @dataclass(frozen=True)
 class Part:
-    """A piece of one answer's stream: reasoning text or answer text (never empty)."""
+    """A piece of one answer's stream: reasoning text or answer text (never empty), or a step (text empty).
+
+    A step comes twice: when its tool starts (`running`) and when it ends (the same `id`).
+    """
 
     kind: PartKind
     text: str
+    step: Step | None = None
 
 
 def merge_parts(parts: Iterable[Part]) -> list[Part]:
     """`parts` with neighbours of the same kind joined: the same content, as few parts as possible."""
     merged: list[Part] = []
     for part in parts:
-        if merged and merged[-1].kind == part.kind:
+        if merged and merged[-1].kind == part.kind and part.kind != "step":
             merged[-1] = Part(part.kind, merged[-1].text + part.text)
-        elif part.text:
+        elif part.text or part.step is not None:
             merged.append(part)
     return merged
 

@@ -1,7 +1,8 @@
-"""The one streaming loop: (model, history, prompt) -> typed parts (reasoning, answer), with figures per answer.
+"""The one streaming loop: (model, history, prompt) -> typed parts (reasoning, answer, steps), with figures.
 
-`stream_parts` is the loop; `stream_answer` is its answer-only view (the answer's text, never the reasoning
-or a `<think>` tag). The page, the command line and the HTTP endpoint all consume one of the two.
+`stream_parts` is the loop; `stream_answer` is its answer-only view (the answer's text, never the reasoning,
+a `<think>` tag or a tool step). The page, the command line and the HTTP endpoint all consume one of the two.
+The model is a LangChain chat model, or any runnable (a chain, a LangGraph agent: see `llm.runnable`).
 """
 
 from __future__ import annotations
@@ -11,21 +12,28 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable
 
 from llm.context import ContextWindow, fit_messages, surely_fits
 from llm.conversation import Message
 from llm.errors import RivuletError, humanize
 from llm.reasoning import Part, PartSplitter
+from llm.runnable import MessageEnd, stream_runnable
 from llm.signals import Signal, read_signal
+from llm.steps import Step
 
 log = logging.getLogger("rivulet")
 
 Status = Literal["loading", "waiting", "streaming", "done", "stopped", "error"]
+#: What answers: a chat model, or any runnable that takes `{"messages": [...]}` (`llm.runnable`).
+AnswerSource = BaseChatModel | Runnable[Any, Any]
+#: Put between the text of two model messages of one run (before and after a tool call).
+MESSAGE_BREAK = "\n\n"
 
 
 @dataclass
@@ -52,6 +60,9 @@ class AnswerStats:
     reasoning_ended: float | None = None
     #: Whether the model is reasoning right now: a reasoning piece came last and the answer has not ended.
     thinking: bool = False
+    #: Tool calls of an agent's run, started and failed.
+    steps: int = 0
+    failed_steps: int = 0
 
     def record(self, text: str) -> None:
         """One piece of the answer."""
@@ -129,6 +140,7 @@ class AnswerStats:
                 if self.reasoning_chars
                 else {}
             ),
+            **({"steps": self.steps, "failed_steps": self.failed_steps} if self.steps else {}),
         }
 
 
@@ -150,6 +162,9 @@ def figures_line(figures: Mapping[str, Any]) -> str:
             parts.append(f"{rate:.1f} {'tokens' if figures.get('tokens_per_s') else 'chunks'}/s")
         if figures.get("time_to_first_chunk_s") is not None:
             parts.append(f"first after {figures['time_to_first_chunk_s']:.2f} s")
+    if steps := figures.get("steps"):
+        failed = f" ({figures['failed_steps']} failed)" if figures.get("failed_steps") else ""
+        parts.append(f"{steps} tool call{'s' if steps != 1 else ''}{failed}")
     if dropped := figures.get("dropped_messages"):
         parts.append(f"{dropped} earlier message{'s' if dropped != 1 else ''} left out to fit the model's context")
     return " · ".join(parts)
@@ -178,7 +193,7 @@ def build_messages(prompt: str, history: Iterable[Message] = (), system: str | N
 
 
 async def stream_parts(
-    model: BaseChatModel,
+    model: AnswerSource,
     prompt: str,
     *,
     history: Sequence[Message] = (),
@@ -189,11 +204,13 @@ async def stream_parts(
     on_signal: Callable[[Signal], None] | None = None,
     where: str = "the model provider",
 ) -> AsyncIterator[Part]:
-    """Yield the answer's parts (reasoning text, answer text) as the model produces them, with figures in `stats`.
+    """Yield the answer's parts (reasoning, answer text, tool steps) as they are produced, with figures in `stats`.
 
-    One `PartSplitter` per answer reads reasoning wherever the provider puts it (`llm.reasoning`); a part is
-    never empty. `options` go to the model call (e.g. `temperature`, `max_tokens`). With a `context` window,
-    the oldest turns are left out until the conversation fits (counted in `stats.dropped_messages`). A
+    One `PartSplitter` per model message reads reasoning wherever the provider puts it (`llm.reasoning`); a
+    text part is never empty. A runnable's tool calls come as step parts, each when it starts and when it
+    ends, its `at` the answer characters before it; the text of two model messages is parted by a blank line.
+    `options` go to a chat model's call (e.g. `temperature`, `max_tokens`); a runnable sets its own. With a
+    `context` window, the oldest turns are left out until the conversation fits (counted in `stats.dropped_messages`). A
     model's signals (loading, waiting) set `stats.status` and call `on_signal`. Provider failures are
     raised as `RivuletError` with a human message (`where` names the provider in it). Closing or
     cancelling the consumer closes the provider stream at once.
@@ -204,7 +221,10 @@ async def stream_parts(
         if context is not None and not surely_fits(messages, context):
             # Counting may start the local engine and calls its tokenizer: off the event loop.
             messages, stats.dropped_messages = await asyncio.to_thread(fit_messages, messages, context)
-        stream = model.astream(messages, **dict(options or {}))
+        if isinstance(model, BaseChatModel):
+            stream: AsyncIterator[Any] = model.astream(messages, **dict(options or {}))
+        else:
+            stream = stream_runnable(model, messages)
     except RivuletError as exc:
         stats.finish("error", str(exc))
         raise
@@ -213,20 +233,41 @@ async def stream_parts(
         stats.finish("error", str(error))
         raise error from exc
     splitter = PartSplitter()
+    step_at: dict[str, int] = {}  # where each started step stands in the answer
+    part_next = False  # a step or a message end came since the last answer text
 
     def record(parts: list[Part]) -> list[Part]:
+        nonlocal part_next
+        if part_next and stats.chars and any(p.kind == "answer" for p in parts):
+            parts = [Part("answer", MESSAGE_BREAK), *parts]
         for part in parts:
             stats.status = "streaming"
             if part.kind == "answer":
                 stats.record(part.text)
+                part_next = False
             else:
                 stats.record_reasoning(part.text)
         return parts
+
+    def step_part(step: Step) -> Part:
+        if step.id not in step_at:
+            step_at[step.id] = stats.chars
+            stats.steps += 1
+        if step.status == "error":
+            stats.failed_steps += 1
+        return Part("step", "", replace(step, at=step_at[step.id]))
 
     try:
         # aclosing: a `break` or cancel must close the provider's HTTP stream now, not at GC.
         async with contextlib.aclosing(stream):
             async for chunk in stream:
+                if isinstance(chunk, Step | MessageEnd):
+                    for part in record(splitter.close()):  # the message before it ends here
+                        yield part
+                    part_next = True
+                    if isinstance(chunk, Step):
+                        yield step_part(chunk)
+                    continue
                 if signal := read_signal(chunk):
                     stats.status = signal.value
                     if on_signal:
@@ -256,7 +297,7 @@ async def stream_parts(
 
 
 async def stream_answer(
-    model: BaseChatModel,
+    model: AnswerSource,
     prompt: str,
     *,
     history: Sequence[Message] = (),

@@ -56,7 +56,7 @@ def test_py_spec_imports_an_instance_or_a_factory(settings: Settings, tmp_path: 
     )
     assert make_model("py:mymodels:instance", settings).chunks == 3
     assert make_model("py:mymodels:factory", settings).chunks == 4
-    with pytest.raises(ConfigError, match="not a LangChain BaseChatModel"):
+    with pytest.raises(ConfigError, match="not a LangChain chat model or runnable"):
         make_model("py:mymodels:not_a_model", settings)
     with pytest.raises(ConfigError, match="Could not import"):
         make_model("py:no_such_module_xyz:thing", settings)

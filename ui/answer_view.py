@@ -5,7 +5,9 @@ Markdown blocks into elements of their own that are never sent again (closed cod
 get a copy button) and updates only the open tail, append-only where it is a code fence or
 a table (`ui.live_blocks`), so an answer of N chunks costs O(flushes) updates and O(answer)
 bytes, not O(N²), whatever its shape. The model's reasoning, if any, streams the same way (append-only)
-into a "Thinking" section above the answer (`ui.thinking_view`), never into the answer's body.
+into a "Thinking" section above the answer (`ui.thinking_view`), never into the answer's body. An agent's
+tool calls are cards in the body (`ui.step_view`), each where it happened: the text before a card is
+finished, the text after it streams in a new tail.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from nicegui import ui
 
 from llm.conversation import Conversation, Message
 from llm.signals import Signal
+from llm.steps import Step
 from llm.streaming import figures_line
 from ui.jobs import AnswerJob
 from ui.live_blocks import LiveTail, code_block
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
+from ui.step_view import StepCard
 from ui.thinking_view import ThinkingView
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
@@ -81,6 +85,8 @@ class AnswerView:
         self._seen = 0  # parts of the job already fed to the splitter
         self._seen_reasoning = 0  # reasoning parts of the job already shown
         self.reasoning: ThinkingView | None = None  # the "Thinking" section, once there is reasoning
+        self.step_cards: list[StepCard] = []  # an agent's tool calls, in the order they started
+        self._chars = 0  # answer characters fed to the splitters
         self._timer: ui.timer | None = None
         self._status_at = 0.0
         self._tail_due = 0.0  # when the open block may be re-rendered again
@@ -119,8 +125,7 @@ class AnswerView:
         """Show a saved message at once (its reasoning collapsed)."""
         if message.reasoning:
             self._thinking_view(expanded=False).append(message.reasoning)
-        self.splitter.feed(message.content)
-        self._take_finished()
+        self._feed(message.content, message.steps)
         self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
         self._finish(message)
 
@@ -140,10 +145,10 @@ class AnswerView:
         new = job.parts[self._seen :]
         now = time.monotonic()
         thought = self._flush_reasoning(job, answered=bool(new) or self._seen > 0)
-        if new:
+        stepped = self._update_steps(job.steps)
+        if new or len(job.steps) > len(self.step_cards):
             self._seen += len(new)
-            self.splitter.feed("".join(new))
-            self._take_finished()
+            stepped = self._feed("".join(new), job.steps) or stepped
             if self._timer is not None:
                 self._timer.interval = FLUSH_INTERVAL
         if (new or self._tail_stale) and (ended or self.tail.block is not None or now >= self._tail_due):
@@ -157,10 +162,54 @@ class AnswerView:
             self.status.set_text(job.stats.summary())
         elif job.signal is not None and job.stats.first_chunk_at is None:
             self.thinking_label.set_text(SIGNAL_TEXT[job.signal])
+        if not ended and self.step_cards:  # between a tool's result and the model's next words
+            last = self.step_cards[-1].step
+            self.thinking.set_visibility(last.status != "running" and self._chars == last.at)
         if ended:
             self._finish(job.message)  # type: ignore[arg-type]
-        if (new or thought) and self.on_update:
+        if (new or thought or stepped) and self.on_update:
             self.on_update()
+
+    def _feed(self, text: str, steps: list[Step]) -> bool:
+        """Show `text` (the answer's next characters), with a card for each new step where it happened.
+        True if a card was added."""
+        added = False
+        for step in steps[len(self.step_cards) :]:
+            cut = step.at - self._chars
+            if cut > len(text):
+                break  # after text not here yet
+            self._feed_text(text[: max(cut, 0)])
+            text = text[max(cut, 0) :]
+            self._add_step(step)
+            added = True
+        self._feed_text(text)
+        return added
+
+    def _feed_text(self, text: str) -> None:
+        if text:
+            self._chars += len(text)
+            self.splitter.feed(text)
+            self._take_finished()
+
+    def _add_step(self, step: Step) -> None:
+        """A card after the text so far, which is finished; the text after it starts afresh (a new message)."""
+        self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+        self._tail_stale = False
+        with self.body:
+            self.step_cards.append(StepCard(step))
+            self.tail = LiveTail()
+        self.splitter = BlockSplitter()
+        self.frozen = None
+        self.thinking.set_visibility(False)
+
+    def _update_steps(self, steps: list[Step]) -> bool:
+        """Show the steps' new states on their cards; True if one changed."""
+        changed = False
+        for card, step in zip(self.step_cards, steps, strict=False):
+            if card.step != step:
+                card.update(step)
+                changed = True
+        return changed
 
     def _thinking_view(self, *, expanded: bool) -> ThinkingView:
         """The "Thinking" section, made when the first reasoning arrives: above the answer text."""
@@ -222,6 +271,7 @@ class AnswerView:
         self.job = None
         self.message = message
         self.thinking.set_visibility(False)
+        self._update_steps(message.steps)  # a step still running when the answer stopped is cut off
         if self.reasoning is not None:
             self.reasoning.thinking((message.figures or {}).get("reasoning_s"), now=False)
         self.status.set_text(summary_line(message))

@@ -16,23 +16,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
-
 from llm.context import ContextWindow
 from llm.conversation import Conversation, Message
 from llm.errors import RivuletError
 from llm.signals import Signal
-from llm.streaming import AnswerStats, stream_parts
+from llm.steps import Step
+from llm.streaming import AnswerSource, AnswerStats, stream_parts
 from ui.conversation import ConversationStore
 
 log = logging.getLogger("rivulet.jobs")
+#: The error of a tool call that was still running when its answer stopped or failed.
+STEP_CUT = "Stopped before it finished."
 
 
 @dataclass(frozen=True)
 class AnswerRequest:
     """What one answer is asked with."""
 
-    model: BaseChatModel
+    model: AnswerSource
     prompt: str
     history: list[Message]
     system: str | None
@@ -60,6 +61,8 @@ class AnswerJob:
         self.conversation = conversation
         self.parts: list[str] = []  # the answer's text, as it arrived
         self.reasoning_parts: list[str] = []  # the reasoning's text, as it arrived
+        self.steps: list[Step] = []  # an agent's tool calls in the order they started, each as it is now
+        self._step_index: dict[str, int] = {}
         self.spec = request.spec
         self.stats = AnswerStats()
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
@@ -104,7 +107,10 @@ class AnswerJob:
         try:
             async with contextlib.aclosing(answer):
                 async for part in answer:
-                    (self.parts if part.kind == "answer" else self.reasoning_parts).append(part.text)
+                    if part.step is not None:
+                        self._record_step(part.step)
+                    else:
+                        (self.parts if part.kind == "answer" else self.reasoning_parts).append(part.text)
                     if self._stopping:
                         # The cancel did not arrive: a library below swallowed it (seen in 2 of 5 runs
                         # with the local engine). Closing the stream stops it all the same.
@@ -116,6 +122,13 @@ class AnswerJob:
         except Exception:  # a bug of ours: keep the partial, tell the user, log the details
             log.exception("answer failed")
             self.stats.finish("error", "Something went wrong in Rivulet while streaming; the details are in its log.")
+
+    def _record_step(self, step: Step) -> None:
+        index = self._step_index.setdefault(step.id, len(self.steps))
+        if index == len(self.steps):
+            self.steps.append(step)
+        else:
+            self.steps[index] = step
 
     def _ended(self, _task: asyncio.Task[None]) -> None:
         """The task is done, however it ended: even one cancelled before its first step, which never ran `_run`."""
@@ -133,6 +146,7 @@ class AnswerJob:
             alternatives=self.alternatives,
             reasoning=self.reasoning or None,
             model=self.spec,
+            steps=[self._stopped(step) for step in self.steps],
         )
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history
@@ -142,6 +156,10 @@ class AnswerJob:
         except Exception:  # storage down (e.g. Redis): the answer stays on screen
             log.warning("could not save the conversation", exc_info=True)
         self.board.forget(self)
+
+    def _stopped(self, step: Step) -> Step:
+        """A step still running when the answer ended was cut off with it."""
+        return step.ended(error=STEP_CUT) if step.status == "running" else step
 
     def cancel(self, *, save: bool = True) -> None:
         """Stop the answer: the provider stream is closed and the partial text is saved (unless `save` is False)."""

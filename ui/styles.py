@@ -33,6 +33,12 @@ PAGE_CSS = """
 /* The reasoning above an answer: plain text as the model wrote it, quieter than the answer. */
 .thinking-body { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 0.875rem; line-height: 1.5;
   opacity: 0.75; padding: 0.2rem 0.8rem 0.5rem; border-left: 3px solid rgba(127, 127, 127, 0.35); }
+/* An agent's tool call inside the answer: a quiet card; its input and output as the tool gave them. */
+.step-card { border: 1px solid rgba(127, 127, 127, 0.3); border-radius: 0.5rem; margin: 0.4rem 0; }
+.step-card.step-failed { border-color: var(--q-negative); }
+.step-body { padding: 0.1rem 0.8rem 0.5rem; }
+.step-text { white-space: pre-wrap; overflow-wrap: anywhere; font-family: ui-monospace, monospace;
+  font-size: 0.8rem; max-height: 16rem; overflow-y: auto; }
 .conversation-item.current { background: rgba(127, 127, 127, 0.15); border-radius: 0.4rem; }
 .code-block .code-copy { opacity: 0.45; }
 .code-block:hover .code-copy, .code-block .code-copy:focus-visible { opacity: 1; }
