@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 ARGS ?=
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run demo cluster test lint format install install-dev system-deps bench screenshots clean help lock
+.PHONY: run demo demo-agent cluster test lint format install install-dev system-deps bench screenshots clean help lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,6 +45,9 @@ run: install  ## serve the chat page on http://127.0.0.1:8080 (ARGS="--model fak
 
 demo: install  ## a long streamed Markdown answer with no model at all, for presenters
 	$(PY) main.py --model fake:chunks=1500,rate=60 $(ARGS)
+
+demo-agent: install-dev  ## a LangGraph agent with two tools, offline (examples/agent.py; langgraph is a dev dependency)
+	$(PY) main.py --model py:examples.agent:build_agent $(ARGS)
 
 cluster: install  ## Redis + 2 instances + nginx on 127.0.0.1:8080 (ARGS="--instances 3 --model fake" etc.)
 	$(PY) -m deploy.cluster $(ARGS)

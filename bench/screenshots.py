@@ -6,6 +6,8 @@ screenshot.png  a finished answer (the README's first picture)
 streaming.png   an answer half-way through
 dark.png        the same conversation after a stop, a regenerate and a reload, in dark mode
 phone.png       a finished answer at phone width (390 px, 2x)
+thinking.png    a reasoning model's answer with its "Thought for …" section opened (the tests' OpenAI-style server)
+agent.png       examples/agent.py's answer with its three tool calls, one card opened
 
 docs/native-window.png is not made here: it needs the desktop window (make native-deps). Each state runs its own
 `main.py` on a free 127.0.0.1 port with a throw-away data dir; nothing else is written.
@@ -22,6 +24,7 @@ from typing import Any
 from bench import ROOT
 from tests.support.browser import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
 from tests.support.chromium import open_browser
+from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.servers import rivulet_process
 
 DOCS = ROOT / "docs"
@@ -74,12 +77,39 @@ async def phone(browser: Any, folder: Path, data: str) -> None:
         await page.screenshot(path=str(folder / "phone.png"))
 
 
+async def thinking(browser: Any, folder: Path, data: str) -> None:
+    server = FakeOpenAIServer().start()
+    try:
+        args = ("--model", "openai:reasoning-content", "--base-url", server.base_url)
+        with rivulet_process(*args, env={"RIVULET_DATA_DIR": data, "OPENAI_API_KEY": "not-needed"}) as url:
+            page = await open_page(browser, url, viewport=WIDE)
+            await ask(page, "Give me a test answer, but think first.")
+            await poll(page, LAST_STATUS, lambda text: "chunks" in text and "·" in text)
+            await page.get_by_text("Thought for").click()
+            await page.mouse.move(500, 600)
+            await page.wait_for_timeout(500)
+            await page.screenshot(path=str(folder / "thinking.png"))
+    finally:
+        server.stop()
+
+
+async def agent(browser: Any, folder: Path, data: str) -> None:
+    with rivulet_process("--model", "py:examples.agent:build_agent", env={"RIVULET_DATA_DIR": data}) as url:
+        page = await open_page(browser, url, viewport=TALL)
+        await ask(page, "How many people live in Paris and Berlin together?")
+        await poll(page, LAST_STATUS, lambda text: "3 tool calls" in text, limit=30)
+        await page.get_by_text("calculate ·").click()
+        await page.mouse.move(500, 700)
+        await page.wait_for_timeout(500)
+        await page.screenshot(path=str(folder / "agent.png"))
+
+
 async def main(folder: Path) -> None:
     async with open_browser() as browser:
-        for state in (finished, streaming_and_dark, phone):
+        for state in (finished, streaming_and_dark, phone, thinking, agent):
             with tempfile.TemporaryDirectory(prefix="rivulet-screenshots-", ignore_cleanup_errors=True) as data:
                 await state(browser, folder, data)
-    for name in ("screenshot.png", "streaming.png", "dark.png", "phone.png"):
+    for name in ("screenshot.png", "streaming.png", "dark.png", "phone.png", "thinking.png", "agent.png"):
         print(folder / name)
 
 

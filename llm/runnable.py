@@ -7,7 +7,8 @@ it with `astream_events(version="v2")`:
 
 - the tokens of its chat models (`on_chat_model_stream`) make the answer, one message after another;
   a model run tagged `nostream` (LangGraph's convention for internal calls) is left out;
-- each tool call (`on_tool_start` … `on_tool_end` / `on_tool_error`) becomes a `Step`;
+- each tool call (`on_tool_start` … `on_tool_end` / `on_tool_error`) becomes a `Step`, and so does each
+  retriever call (its documents as the output);
 - when no chat model streamed any text, the run's final output is the answer (a chain ending in a string
   or a message, or a graph's last AI message).
 """
@@ -99,14 +100,16 @@ async def stream_runnable(
             elif kind in ("on_chat_model_end", "on_llm_end"):
                 if NOSTREAM_TAG not in (event.get("tags") or []):
                     yield MessageEnd()
-            elif kind == "on_tool_start":
+            elif kind in ("on_tool_start", "on_retriever_start"):
                 step = Step(id=event["run_id"], name=event.get("name") or "tool", input=as_text(data.get("input")))
                 started[step.id] = (step, time.monotonic())
                 yield step
-            elif kind in ("on_tool_end", "on_tool_error") and event["run_id"] in started:
+            elif kind in ("on_tool_end", "on_tool_error", "on_retriever_end", "on_retriever_error") and (
+                event["run_id"] in started
+            ):
                 step, at = started.pop(event["run_id"])
                 took = round(time.monotonic() - at, 4)
-                if kind == "on_tool_error":
+                if kind.endswith("_error"):
                     error = data.get("error")
                     yield step.ended(error=f"{type(error).__name__}: {error}" if error else "failed", duration_s=took)
                 else:

@@ -30,6 +30,8 @@ def as_text(value: Any) -> str:
     content = getattr(value, "content", value)  # a ToolMessage's content
     if isinstance(content, str):
         return clip(content)
+    if isinstance(content, list) and content and all(hasattr(item, "page_content") for item in content):
+        return clip("\n".join(f"- {one_line(item.page_content)}" for item in content))  # a retriever's documents
     try:
         return clip(json.dumps(content, ensure_ascii=False, default=str))
     except (TypeError, ValueError):
@@ -58,7 +60,7 @@ class Step:
 
     def line(self) -> str:
         """One human line: 'search {"query": "x"} → 3 results (0.21 s)'."""
-        took = f" ({self.duration_s:.2f} s)" if self.duration_s is not None else ""
+        took = f" ({took_text(self.duration_s)})" if self.duration_s is not None else ""
         call = f"{self.name} {one_line(self.input)}".rstrip()
         if self.status == "error":
             return f"{call} failed: {one_line(self.error or '')}{took}"
@@ -85,6 +87,11 @@ class Step:
             duration_s=float(duration) if isinstance(duration, int | float) else None,
             at=int(data.get("at") or 0),
         )
+
+
+def took_text(seconds: float) -> str:
+    """'0.21 s'; '< 0.01 s' for a call quicker than the figure can say."""
+    return "< 0.01 s" if seconds < 0.005 else f"{seconds:.2f} s"
 
 
 def one_line(text: str, limit: int = 120) -> str:

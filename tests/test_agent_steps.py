@@ -29,7 +29,7 @@ from llm.reasoning import Part, text_of
 from llm.settings import Settings
 from llm.steps import Step
 from llm.streaming import MESSAGE_BREAK, AnswerStats, stream_parts
-from tests.support.models import ask_in_process, parse_sse
+from tests.support.models import EchoFake, ask_in_process, parse_sse
 from tests.support.page import answers, marked, send, serve, status_text, wait_for
 from ui import answer_view
 from ui.jobs import STEP_CUT
@@ -140,7 +140,7 @@ def test_cli_prints_steps_to_stderr_with_steps_and_only_the_answer_to_stdout() -
     assert quiet.stderr == ""
     lines = loud.stderr.splitlines()
     assert len(lines) == 3 and all(line.startswith("[step] ") for line in lines)
-    assert '[step] calculate {"expression": "2103000 + 3897000"} → 6,000,000 (' in loud.stderr
+    assert '[step] calculate {"expression": "2103000 + 3897000"} → 6,000,000 (' in loud.stderr  # (< 0.01 s)
 
 
 # -- the page ---------------------------------------------------------------------------------------------
@@ -227,3 +227,16 @@ def test_steps_are_saved_exported_and_read_back() -> None:
     assert 'Look.\n\n> Tool call: search {"q": "x"} → 3 hits (0.25 s)\n\nFound it.' in conversation.to_markdown()
     assert "steps" not in Message("assistant", "plain").to_dict()  # old readers see what they knew
     assert build_agent() is not None
+
+
+async def test_the_retrieval_chain_example_answers_from_the_notes_it_found() -> None:
+    from examples.retrieval_chain import build_chain
+
+    model = EchoFake(rate=0)
+    parts = await collect(build_chain(model), "What does POST /ask answer with?")
+    (retrieval, found) = steps_of(parts)
+    assert (retrieval.name, retrieval.status, found.status) == ("NoteRetriever", "running", "done")
+    assert "POST /ask takes JSON {prompt}" in found.output and found.at == 0
+    system = model.calls[-1][0].text
+    assert "POST /ask takes JSON {prompt}" in system and "SmolLM2" not in system  # only the notes that match
+    assert len([p for p in parts if p.kind == "answer"]) > 3  # the model's answer streamed

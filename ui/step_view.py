@@ -9,14 +9,14 @@ from __future__ import annotations
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from llm.steps import Step
+from llm.steps import Step, took_text
 
 ICONS = {"running": "hourglass_top", "done": "build", "error": "error_outline"}
 
 
 def step_caption(step: Step) -> str:
     """'city_facts · 0.21 s', 'city_facts · running…', 'city_facts · failed · 0.20 s'."""
-    took = f" · {step.duration_s:.2f} s" if step.duration_s is not None else ""
+    took = f" · {took_text(step.duration_s)}" if step.duration_s is not None else ""
     if step.status == "running":
         return f"{step.name} · running…"
     return f"{step.name}{' · failed' if step.status == 'error' else ''}{took}"
