@@ -38,11 +38,14 @@ class Message:
     model: str | None = None
     #: An agent's tool calls, in order, each placed in `content` by its `at`.
     steps: list[Step] = field(default_factory=list)
+    #: What the answer was asked with: the system prompt and the model call's options (temperature, max_tokens).
+    system: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The message as plain data; the optional fields only when they hold something (old data has none)."""
         data = asdict(self)
-        for key in ("reasoning", "model", "steps"):
+        for key in ("reasoning", "model", "steps", "system", "options"):
             if not data[key]:
                 del data[key]
         return data
@@ -63,6 +66,10 @@ class Message:
             reasoning=data.get("reasoning") if isinstance(data.get("reasoning"), str) else None,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             steps=_steps(data.get("steps")),
+            system=data.get("system") if isinstance(data.get("system"), str) else None,
+            options={k: v for k, v in options.items() if isinstance(v, int | float | str)}
+            if isinstance(options := data.get("options"), Mapping)
+            else {},
         )
 
     @property
@@ -78,6 +85,8 @@ class Conversation:
     title: str = NEW_TITLE
     messages: list[Message] = field(default_factory=list)
     updated: float = field(default_factory=time.time)
+    #: The model spec this conversation answers with (None: the browser's default).
+    model: str | None = None
 
     def history(self) -> list[Message]:
         """The messages to send to a model: every message with text, partial answers included."""
@@ -132,6 +141,7 @@ class Conversation:
             "title": self.title,
             "updated": self.updated,
             "messages": [m.to_dict() for m in self.messages],
+            **({"model": self.model} if self.model else {}),
         }
 
     @classmethod
@@ -144,6 +154,7 @@ class Conversation:
             title=str(data.get("title") or "Imported chat")[:200],
             messages=[Message.from_dict(m) for m in messages],
             updated=float(data.get("updated") or time.time()),
+            model=data.get("model") if isinstance(data.get("model"), str) else None,
         )
 
     def to_json(self) -> str:
@@ -153,16 +164,36 @@ class Conversation:
 
     def to_markdown(self) -> str:
         parts = [f"# {self.title}\n"]
+        systems = {m.system for m in self.messages if m.role == "assistant"}
+        shared_system = systems.pop() if len(systems) == 1 else None
+        if shared_system:
+            parts.append(f"System prompt:\n\n{quoted(shared_system)}\n")
         for message in self.messages:
             who = "You" if message.role == "user" else "Assistant"
             note = f" *({message.status})*" if message.incomplete else ""
             parts.append(f"## {who}{note}\n")
+            if message.system and message.system != shared_system:
+                parts.append(f"System prompt:\n\n{quoted(message.system)}\n")
             if message.reasoning:
                 parts.append(thinking_markdown(message.reasoning, (message.figures or {}).get("reasoning_s")))
             parts.append(f"{with_steps(message.content, message.steps)}\n")
             if message.error:
                 parts.append(f"> {message.error}\n")
+            if asked := asked_with(message):
+                parts.append(f"*{asked}*\n")
         return "\n".join(parts)
+
+
+def asked_with(message: Message) -> str:
+    """'local · temperature 0.7 · max_tokens 512': the model and options of an answer ('' when unknown)."""
+    options = [f"{name} {value}" for name, value in sorted(message.options.items())]
+    return " · ".join(filter(None, [message.model or "", *options]))
+
+
+def quoted(text: str) -> str:
+    """`text` as a Markdown quote; a `</details>` in it stays text."""
+    safe = text.replace("</details", "&lt;/details")
+    return "\n".join(f"> {line}".rstrip() for line in safe.strip("\n").splitlines())
 
 
 def _steps(raw: Any) -> list[Step]:
@@ -193,10 +224,8 @@ def thinking_caption(seconds: float | None) -> str:
 
 def thinking_markdown(reasoning: str, seconds: float | None) -> str:
     """The reasoning as a collapsed, quoted block in a Markdown export (before the answer)."""
-    # A `</details>` in the reasoning would close the block early: keep it as text.
-    safe = reasoning.replace("</details", "&lt;/details")
-    quoted = "\n".join(f"> {line}".rstrip() for line in safe.strip("\n").splitlines())
-    return f"<details><summary>{thinking_caption(seconds)}</summary>\n\n{quoted}\n\n</details>\n"
+    # A `</details>` in the reasoning would close the block early: `quoted` keeps it as text.
+    return f"<details><summary>{thinking_caption(seconds)}</summary>\n\n{quoted(reasoning)}\n\n</details>\n"
 
 
 def title_from(prompt: str) -> str:

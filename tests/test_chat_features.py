@@ -165,6 +165,31 @@ async def test_model_switch_takes_effect_on_the_next_answer(user: User) -> None:
     await user.should_see("model: fake:chunks=3,rate=0")  # remembered per browser
 
 
+async def test_each_conversation_keeps_its_own_model(user: User) -> None:
+    settings = Settings(model="test", models=["fake:chunks=3,rate=0"])
+    first = ScriptedFake(answers=["From test.", "Test again."], rate=0)
+    register_pages(ModelRegistry(settings, preset={"test": first}), settings)
+    await user.open("/")
+    send(user, "first chat")
+    await wait_for(lambda: answers(user) == ["From test."])
+    user.find("New chat").click()
+    user.find(marker="model-select").click()
+    user.find("fake:chunks=3,rate=0").click()
+    await user.should_see("model: fake:chunks=3,rate=0")
+    send(user, "second chat")
+    await wait_for(lambda: len(answers(user)) == 1 and len(answers(user)[0].split()) == 3)
+    # Back in the first chat: its own model again, in the header and the picker, and for its next answer.
+    user.find("first chat").click()
+    await user.should_see("model: test")
+    assert user.find(marker="model-select").elements.pop().value == "test"
+    send(user, "once more")
+    await wait_for(lambda: answers(user)[-1:] == ["Test again."])
+    assert len(first.calls) == 2
+    # A new chat starts with the model picked last.
+    user.find("New chat").click()
+    await user.should_see("model: fake:chunks=3,rate=0")
+
+
 async def test_export_markdown_and_json(user: User) -> None:
     serve(ScriptedFake(answers=["Exported **answer**."], rate=0))
     await user.open("/")
@@ -173,10 +198,13 @@ async def test_export_markdown_and_json(user: User) -> None:
     user.find("Markdown").click()
     markdown = await user.download.next()
     assert "export me" in markdown.text and "Exported **answer**." in markdown.text
+    assert "*test · max_tokens 512 · temperature 0.7*" in markdown.text  # what the answer was asked with
     user.find("JSON").click()
     data = (await user.download.next()).json()
     assert data["format"] == "rivulet-conversation"
     assert [m["content"] for m in data["messages"]] == ["export me", "Exported **answer**."]
+    assert (data["model"], data["messages"][1]["model"]) == ("test", "test")
+    assert data["messages"][1]["options"] == {"temperature": 0.7, "max_tokens": 512}
 
 
 async def test_prompt_length_is_limited_with_a_visible_counter(user: User) -> None:

@@ -116,3 +116,21 @@ def test_truncating_for_an_edit_forgets_the_rest() -> None:
 
 def test_an_unknown_status_is_read_as_done() -> None:
     assert Message.from_dict({"role": "assistant", "content": "x", "status": "weird"}).status == "done"
+
+
+def test_markdown_export_names_the_system_prompt_and_keeps_details_closed() -> None:
+    asked = {"system": "Be brief.", "options": {"temperature": 0.2}, "model": "local"}
+    conversation = Conversation(
+        messages=[
+            Message("user", "q1"),
+            Message("assistant", "a1", reasoning="I think </details> is a tag.", **asked),
+            Message("user", "q2"),
+            Message("assistant", "a2", **asked),
+        ]
+    )
+    markdown = conversation.to_markdown()
+    assert markdown.count("System prompt:\n\n> Be brief.") == 1  # shared by every answer: said once, on top
+    assert markdown.count("*local · temperature 0.2*") == 2
+    assert markdown.count("</details>") == 1 and "&lt;/details> is a tag" in markdown
+    conversation.messages[3].system = "Be long."
+    assert "System prompt:\n\n> Be long." in conversation.to_markdown()  # they differ: each answer says its own

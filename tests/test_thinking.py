@@ -51,7 +51,7 @@ def assert_saved_view(user: User, form_answer: str) -> None:
     assert answers(user) == [form_answer]
 
 
-@pytest.mark.parametrize("name", ["reasoning-content", "think-split"])
+@pytest.mark.parametrize("name", ["reasoning-content", "reasoning-field", "think-split"])
 async def test_thinking_streams_above_the_answer_then_collapses(
     user: User, fake_openai: FakeOpenAIServer, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -69,8 +69,19 @@ class ChatPage:
         prefs = self.prefs
         prefs[name] = value
         self.store.save_preferences(prefs)
-        if name == "model":
-            self.model_label.set_text(f"model: {value}")
+
+    @property
+    def model_spec(self) -> str:
+        """The model this conversation answers with: its own if this server still offers it, else the browser's."""
+        own = self.conversation.model
+        return own if own in self.chat.registry.specs else self.prefs["model"]
+
+    def _show_model(self) -> None:
+        """The header and the picker name the shown conversation's model."""
+        spec = self.model_spec
+        self.model_label.set_text(f"model: {spec}")
+        if self.model_select.value != spec:
+            self.model_select.set_value(spec)  # `_change_model` sees it is the model already in use
 
     # -- layout -----------------------------------------------------------------------
     def build(self) -> None:
@@ -80,7 +91,7 @@ class ChatPage:
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
             self.model_label = header(
-                self.prefs["model"], toggle_conversations=self.drawer.toggle, toggle_settings=self.right.toggle
+                self.model_spec, toggle_conversations=self.drawer.toggle, toggle_settings=self.right.toggle
             )
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
                 self.scroll = Autoscroll()
@@ -106,7 +117,9 @@ class ChatPage:
                 open_import=lambda: open_import(self.import_conversation),
             )
         )
-        self.right = settings_drawer(self.chat.registry.specs, self.prefs, self.set_pref, self._change_model)
+        self.right, self.model_select = settings_drawer(
+            self.chat.registry.specs, {**self.prefs, "model": self.model_spec}, self.set_pref, self._change_model
+        )
 
     # -- rendering ----------------------------------------------------------------------
     def render_conversation(self) -> None:
@@ -117,6 +130,7 @@ class ChatPage:
         self.messages.clear()
         if job := self.running_job:
             self.conversation = job.conversation  # the job's copy is the one that grows
+        self._show_model()
         self.regenerate_button = None
         with self.messages:
             self.empty_hint = ui.label("Ask something: the answer appears as it is written.").classes(
@@ -238,9 +252,9 @@ class ChatPage:
             self.composer.clear()
 
     def _start(self, prompt: str, *, add_user: bool = True, alternatives: list[str] | None = None) -> bool:
-        prefs = self.prefs
+        prefs, spec = self.prefs, self.model_spec
         try:
-            model = self.chat.registry.get(prefs["model"])
+            model = self.chat.registry.get(spec)
         except ConfigError as exc:
             ui.notify(str(exc), type="negative", multi_line=True)
             return False
@@ -249,6 +263,7 @@ class ChatPage:
             self.conversation.add_user(prompt)
         else:
             history = history[:-1]  # the prompt is already the conversation's last message
+        self.conversation.model = spec  # it goes on with this model, whatever the browser picks for others
         self.hub.adopt(self.browser_id, self.conversation)
         self.store.save(self.conversation)
         self.store.open(self.conversation)
@@ -264,9 +279,9 @@ class ChatPage:
             history=history,
             system=prefs["system_prompt"] or None,
             options={"temperature": prefs["temperature"], "max_tokens": prefs["max_tokens"]},
-            where=self.chat.registry.describe(prefs["model"]),
-            context=self.chat.registry.context(prefs["model"]),
-            spec=prefs["model"],
+            where=self.chat.registry.describe(spec),
+            context=self.chat.registry.context(spec),
+            spec=spec,
             alternatives=alternatives or [],
         )
         self.started = [j for j in self.started if not j.done]  # only running answers matter on close
@@ -403,13 +418,21 @@ class ChatPage:
 
     # -- misc ---------------------------------------------------------------------------------
     def _change_model(self, event: events.ValueChangeEventArguments) -> None:
+        """The picker chose a model: for this conversation from now on, and for the browser's new chats."""
+        if event.value == self.model_spec:
+            return
         try:
             self.chat.registry.get(event.value)
         except ConfigError as exc:
             ui.notify(str(exc).splitlines()[0], type="negative")
-            event.sender.value = self.prefs["model"]  # the picker shows the model that still answers
+            event.sender.value = self.model_spec  # the picker shows the model that still answers
             return
         self.set_pref("model", event.value)
+        if self.conversation.messages:
+            self.conversation.model = event.value
+            self.store.save(self.conversation)
+            self._announce(messages=False)
+        self.model_label.set_text(f"model: {event.value}")
 
     def _on_key(self, event: events.KeyEventArguments) -> None:
         if event.key.escape and event.action.keydown:

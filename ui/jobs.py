@@ -147,6 +147,8 @@ class AnswerJob:
             reasoning=self.reasoning or None,
             model=self.spec,
             steps=[self._stopped(step) for step in self.steps],
+            system=self._request.system if self._request else None,
+            options=dict(self._request.options) if self._request else {},
         )
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history

@@ -1,4 +1,4 @@
-"""The right drawer: model, system prompt, temperature and max tokens, remembered per browser."""
+"""The right drawer: the conversation's model; system prompt, temperature and max tokens, remembered per browser."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ def settings_drawer(
     prefs: dict[str, Any],
     set_pref: Callable[[str, object], None],
     change_model: Callable[[events.ValueChangeEventArguments], None],
-) -> ui.right_drawer:
-    """Build the drawer (closed) and return it."""
+) -> tuple[ui.right_drawer, ui.select]:
+    """Build the drawer (closed); return it and its model picker."""
     with ui.right_drawer(value=False).props("bordered width=320").classes("gap-3") as drawer:
         with ui.row().classes("w-full items-center no-wrap"):
             ui.label("Settings").classes("text-h6")
@@ -22,8 +22,10 @@ def settings_drawer(
             ui.button(icon="close", on_click=lambda: drawer.hide()).props(
                 'flat round dense aria-label="Close the settings"'
             ).tooltip("Close (Esc)").mark("close-settings")
-        ui.select(list(specs), value=prefs["model"], label="Model", on_change=change_model).classes("w-full").mark(
-            "model-select"
+        model_select = (
+            ui.select(list(specs), value=prefs["model"], label="Model", on_change=change_model)
+            .classes("w-full")
+            .mark("model-select")
         )
         ui.textarea(
             "System prompt",
@@ -49,4 +51,4 @@ def settings_drawer(
         ui.label("API keys come from the environment or a .env file, never from this page.").classes(
             "text-xs text-grey-6"
         )
-    return drawer
+    return drawer, model_select
