@@ -6,11 +6,12 @@ from it only where a model is called (`llm.streaming.build_messages`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 from llm.steps import Step
@@ -30,8 +31,9 @@ class Message:
     status: MessageStatus = "done"
     error: str | None = None  # the human sentence of a failed answer
     figures: dict[str, Any] | None = None  # `AnswerStats.to_dict()` of an answer
-    #: Earlier answers to the same prompt, replaced by "regenerate" (oldest first).
-    alternatives: list[str] = field(default_factory=list)
+    #: The other versions of this answer to the same prompt (oldest first), each with its own reasoning, steps,
+    #: figures and model; "regenerate" adds one, "flip" shows the next.
+    alternatives: list[Message] = field(default_factory=list)
     #: What the model reasoned before (or while) it answered: shown and exported, never sent back to it.
     reasoning: str | None = None
     #: The model spec that produced this answer (e.g. "local", "openai:gpt-4o-mini"); None for old data.
@@ -45,6 +47,7 @@ class Message:
     def to_dict(self) -> dict[str, Any]:
         """The message as plain data; the optional fields only when they hold something (old data has none)."""
         data = asdict(self)
+        data["alternatives"] = [alternative.to_dict() for alternative in self.alternatives]
         for key in ("reasoning", "model", "steps", "system", "options"):
             if not data[key]:
                 del data[key]
@@ -62,7 +65,7 @@ class Message:
             status=status if status in {"done", "stopped", "error"} else "done",
             error=data.get("error") if isinstance(data.get("error"), str) else None,
             figures=dict(figures) if isinstance(figures, Mapping) else None,
-            alternatives=[a for a in data.get("alternatives") or [] if isinstance(a, str)],
+            alternatives=_versions(data.get("alternatives")),
             reasoning=data.get("reasoning") if isinstance(data.get("reasoning"), str) else None,
             model=data.get("model") if isinstance(data.get("model"), str) else None,
             steps=_steps(data.get("steps")),
@@ -75,6 +78,10 @@ class Message:
     @property
     def incomplete(self) -> bool:
         return self.status in {"stopped", "error"}
+
+    def version(self) -> Message:
+        """This answer alone, without its other versions."""
+        return replace(self, alternatives=[])
 
 
 @dataclass
@@ -119,16 +126,17 @@ class Conversation:
         message = self.messages[index]
         if not message.alternatives:
             return False
-        message.alternatives.insert(0, message.content)
-        message.content = message.alternatives.pop()
+        versions = [message.version(), *message.alternatives]
+        shown = versions.pop()
+        self.messages[index] = replace(shown, alternatives=versions)
         return True
 
-    def take_answer_to_regenerate(self) -> tuple[str, list[str]] | None:
+    def take_answer_to_regenerate(self) -> tuple[str, list[Message]] | None:
         """Remove the last answer; return its prompt and the versions to keep (an empty failed one is not kept)."""
         if len(self.messages) < 2 or self.messages[-1].role != "assistant":
             return None
         old = self.messages.pop()
-        kept = [*old.alternatives, old.content] if old.content else list(old.alternatives)
+        kept = [*old.alternatives, old.version()] if old.content else list(old.alternatives)
         return self.messages[-1].content, kept
 
     def truncate(self, index: int) -> None:
@@ -194,6 +202,18 @@ def quoted(text: str) -> str:
     """`text` as a Markdown quote; a `</details>` in it stays text."""
     safe = text.replace("</details", "&lt;/details")
     return "\n".join(f"> {line}".rstrip() for line in safe.strip("\n").splitlines())
+
+
+def _versions(raw: Any) -> list[Message]:
+    """The other versions of an answer: messages (older data: their texts only)."""
+    versions = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, str):
+            versions.append(Message("assistant", item))
+        elif isinstance(item, Mapping):
+            with contextlib.suppress(ValueError, TypeError):
+                versions.append(Message.from_dict({**item, "alternatives": []}))
+    return versions
 
 
 def _steps(raw: Any) -> list[Step]:

@@ -34,7 +34,13 @@ def test_json_round_trip_and_markdown() -> None:
     conversation = Conversation(title="Rivers")
     conversation.add_user("Hi <b>there</b>")
     conversation.messages.append(
-        Message("assistant", "Ünïcode 🌊", status="stopped", figures={"chunks": 3}, alternatives=["old"])
+        Message(
+            "assistant",
+            "Ünïcode 🌊",
+            status="stopped",
+            figures={"chunks": 3},
+            alternatives=[Message("assistant", "old")],
+        )
     )
     again = Conversation.from_dict(json.loads(conversation.to_json()))
     assert again.messages == conversation.messages and again.title == "Rivers"
@@ -89,7 +95,7 @@ def test_deleting_a_prompt_that_has_no_answer_yet_removes_only_it() -> None:
 
 def test_versions_go_round() -> None:
     conversation = chat("q", "third")
-    conversation.messages[1].alternatives = ["first", "second"]
+    conversation.messages[1].alternatives = [Message("assistant", "first"), Message("assistant", "second")]
     seen = []
     for _ in range(3):
         assert conversation.flip_version(1)
@@ -100,11 +106,12 @@ def test_versions_go_round() -> None:
 
 def test_regenerating_keeps_old_answers_but_not_an_empty_failed_one() -> None:
     conversation = chat("q", "good answer")
-    assert conversation.take_answer_to_regenerate() == ("q", ["good answer"])
+    prompt, versions = conversation.take_answer_to_regenerate() or ("", [])
+    assert (prompt, [v.content for v in versions]) == ("q", ["good answer"])
     assert [m.content for m in conversation.messages] == ["q"]
     failed = chat("q", "")
-    failed.messages[1].status, failed.messages[1].alternatives = "error", ["earlier"]
-    assert failed.take_answer_to_regenerate() == ("q", ["earlier"])
+    failed.messages[1].status, failed.messages[1].alternatives = "error", [Message("assistant", "earlier")]
+    assert failed.take_answer_to_regenerate() == ("q", [Message("assistant", "earlier")])
     assert chat("q").take_answer_to_regenerate() is None
 
 
@@ -134,3 +141,24 @@ def test_markdown_export_names_the_system_prompt_and_keeps_details_closed() -> N
     assert markdown.count("</details>") == 1 and "&lt;/details> is a tag" in markdown
     conversation.messages[3].system = "Be long."
     assert "System prompt:\n\n> Be long." in conversation.to_markdown()  # they differ: each answer says its own
+
+
+def test_each_version_keeps_its_own_reasoning_steps_and_model() -> None:
+    conversation = chat("q", "new")
+    conversation.messages[1] = Message("assistant", "new", reasoning="second thoughts", model="local")
+    old = Message("assistant", "old", reasoning="first thoughts", model="fake", figures={"chunks": 1})
+    conversation.messages[1].alternatives = [old]
+    assert conversation.flip_version(1)
+    shown = conversation.messages[1]
+    assert (shown.content, shown.reasoning, shown.model, shown.figures) == (
+        "old",
+        "first thoughts",
+        "fake",
+        {"chunks": 1},
+    )
+    assert [(v.content, v.reasoning) for v in shown.alternatives] == [("new", "second thoughts")]
+    again = Conversation.from_dict(json.loads(conversation.to_json()))
+    assert again.messages == conversation.messages
+    # An export of an older Rivulet kept the texts only: they still read.
+    legacy = Message.from_dict({"role": "assistant", "content": "b", "alternatives": ["a", 3]})
+    assert legacy.alternatives == [Message("assistant", "a")]

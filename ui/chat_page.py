@@ -251,7 +251,7 @@ class ChatPage:
         if self._start(prompt):
             self.composer.clear()
 
-    def _start(self, prompt: str, *, add_user: bool = True, alternatives: list[str] | None = None) -> bool:
+    def _start(self, prompt: str, *, add_user: bool = True, alternatives: list[Message] | None = None) -> bool:
         prefs, spec = self.prefs, self.model_spec
         try:
             model = self.chat.registry.get(spec)

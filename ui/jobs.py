@@ -53,7 +53,7 @@ class AnswerJob:
         store: ConversationStore,
         conversation: Conversation,
         request: AnswerRequest,
-        alternatives: list[str] | None = None,
+        alternatives: list[Message] | None = None,
     ) -> None:
         self.board = board
         self.key = key
@@ -194,7 +194,7 @@ class JobBoard:
         conversation: Conversation,
         *,
         store: ConversationStore,
-        alternatives: list[str] | None = None,
+        alternatives: list[Message] | None = None,
         **request: Any,
     ) -> AnswerJob:
         """Stream an answer into `conversation`; `request` are the fields of `AnswerRequest`."""
