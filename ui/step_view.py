@@ -42,14 +42,6 @@ class StepCard:
         self._closed_once = not running
         self._show_result(step)
 
-    @property
-    def caption(self) -> str:
-        return self.root.text
-
-    @property
-    def is_open(self) -> bool:
-        return bool(self.root.value)
-
     def _show_result(self, step: Step) -> None:
         ended = step.status != "running"
         self.result_label.set_text("Error" if step.status == "error" else "Result")
