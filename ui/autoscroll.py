@@ -13,6 +13,9 @@ from ui.widgets import icon_button
 PAST_THE_END = 10**9
 #: How near the end (pixels) counts as at the end.
 END_SLACK_PX = 4
+#: Seconds between two scrolls to the end while text streams in (each is a message to the browser; the area's
+#: own size reports fill the gaps, see `_on_scroll`).
+KEEP_UP_INTERVAL = 0.25
 #: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing.
 SETTLE_SECONDS = 0.5
 
@@ -25,6 +28,7 @@ class Autoscroll:
         self._last_position = 0.0
         self._last_size = 0.0
         self._scrolled_up_at = 0.0
+        self._kept_up_at = 0.0
         self.area = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
         self.jump = (
             icon_button("south", "Jump to the latest text", self.jump_to_end, "round color=primary")
@@ -33,9 +37,12 @@ class Autoscroll:
         )
         self.jump.set_visibility(False)
 
-    def keep_up(self) -> None:
-        """New text arrived: scroll to it unless the reader scrolled away."""
-        if self.sticks_to_end:
+    def keep_up(self, *, now: bool = False) -> None:
+        """New text arrived: scroll to it unless the reader scrolled away; at most every `KEEP_UP_INTERVAL`
+        unless `now` (the answer's end)."""
+        moment = time.monotonic()
+        if self.sticks_to_end and (now or moment - self._kept_up_at >= KEEP_UP_INTERVAL):
+            self._kept_up_at = moment
             self.area.scroll_to(pixels=PAST_THE_END)
 
     def jump_to_end(self) -> None:
@@ -61,8 +68,8 @@ class Autoscroll:
             self.sticks_to_end = True
         elif self.sticks_to_end and not at_end and event.vertical_size > self._last_size:
             # The text grew after our last scroll landed (a fast answer outruns the page's rendering):
-            # the area reports its new size, so follow it once more.
-            self.area.scroll_to(pixels=PAST_THE_END)
+            # the area reports its new size, so follow it once more (or let the next `keep_up` do it soon).
+            self.keep_up()
         self._last_position = event.vertical_position
         self._last_size = event.vertical_size
         self.jump.set_visibility(not self.sticks_to_end)

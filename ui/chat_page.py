@@ -218,7 +218,7 @@ class ChatPage:
             self.input.value = messages[-2].content  # nothing came: give the prompt back
         self._update_controls()
         self._render_conversation_list()
-        self.scroll.keep_up()  # the status line and buttons it just got are the new end
+        self.scroll.keep_up(now=True)  # the status line and buttons it just got are the new end
 
     # -- actions ------------------------------------------------------------------------------
     async def toggle(self) -> None:
