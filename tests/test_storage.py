@@ -505,3 +505,79 @@ async def test_writes_during_an_outage_reach_redis_when_it_is_back_even_empty(
     await fresh.load("b")
     assert set(fresh.conversations("b")) == {"before", "during"}  # "before" was given back to the empty Redis
     await fresh.close()
+
+
+# -- two processes, one browser, at the same moment; an outage in the middle of an answer ------------------------------
+@pytest.mark.timeout(150)
+def test_two_processes_asking_in_two_conversations_of_one_browser_at_once_keep_both(
+    redis_server: RedisServer, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    env_1, env_2 = redis_envs("data dir", redis_server.url, tmp_path)
+    with (
+        rivulet_process("--model", MODEL, env=env_1, log=tmp_path / "one.log") as one,
+        rivulet_process("--model", MODEL, env=env_2, log=tmp_path / "two.log") as two,
+    ):
+        context = browser.new_context()
+        first, second = context.new_page(), context.new_page()
+        open_page(first, one)
+        open_page(second, two)  # each tab starts its own new conversation
+        prompts = {first: "Where does the Rhine start?", second: "Where does the Danube end?"}
+        for page, prompt in prompts.items():
+            page.locator(".prompt textarea").fill(prompt)
+        for page in prompts:  # one after the other within milliseconds: both saves race in Redis
+            page.locator(".prompt textarea").press("Enter")
+        for page in prompts:
+            expect(page.locator(".answer-status", has_text=ANSWERED)).to_have_count(1, timeout=20_000)
+        with redis_client(redis_server) as client:
+            (index,) = client.keys("rivulet:convs:*")
+            ids = client.zrange(index, 0, -1)
+            browser_id = index.split(":")[2]
+            saved = [json.loads(client.get(f"rivulet:conv:{browser_id}:{i}") or "{}") for i in ids]
+        assert sorted(c["messages"][0]["content"] for c in saved) == sorted(prompts.values())
+        assert all([m["status"] for m in c["messages"]] == ["done", "done"] for c in saved), saved
+        for page in prompts:  # and each process lists both
+            open_page(page)
+            for prompt in prompts.values():
+                expect(page.get_by_text(prompt).first).to_be_attached(timeout=10_000)
+        context.close()
+
+
+@pytest.mark.timeout(150)
+def test_redis_restarted_in_the_middle_of_an_answer_loses_nothing_once_it_is_back(
+    redis_server: RedisServer, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    slow = "fake:chunks=60,rate=15"  # four seconds of answer
+    env = {"NICEGUI_REDIS_URL": redis_server.url}
+    log_1, log_2 = tmp_path / "one.log", tmp_path / "two.log"
+    with (
+        rivulet_process("--model", slow, env=env, log=log_1) as one,
+        rivulet_process("--model", slow, env=env, log=log_2) as two,
+    ):
+        context = browser.new_context()
+        first = context.new_page()
+        open_page(first, one)
+        first.locator(".prompt textarea").fill("A long answer, please.")
+        first.locator(".prompt textarea").press("Enter")
+        expect(first.locator(".answer-body")).not_to_be_empty(timeout=20_000)  # it streams
+        redis_server.stop()
+        wait_for_line(log_1, f"Redis at {redis_server.url} went away")
+        redis_server.start()  # empty, while the answer may still stream
+        expect(first.locator(".answer-status", has_text="60 chunks")).to_have_count(1, timeout=20_000)
+        wait_for_line(log_1, f"Redis at {redis_server.url} is back")
+        shown = first.locator(".answer-body").inner_text()
+        second = context.new_page()
+        deadline = time.monotonic() + 20
+        while True:  # the other process shows the whole answer, read from Redis
+            open_page(second, two)
+            if second.locator(".answer-status", has_text="60 chunks").count() == 1:
+                break
+            assert time.monotonic() < deadline, second.locator(".messages").inner_text()
+            time.sleep(0.3)
+        assert second.locator(".user-message").all_inner_texts() == ["A long answer, please."]
+        assert second.locator(".answer-body").inner_text() == shown
+        context.close()
+    assert "Traceback" not in log_1.read_text() + log_2.read_text()
