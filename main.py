@@ -148,7 +148,7 @@ def serve(args: argparse.Namespace) -> int:
         from llm.factory import ModelRegistry
         from ui.chat_page import register_pages
         from ui.login_page import register_login_page
-        from ui.storage import storage_secret, use_data_dir, watch_redis
+        from ui.storage import open_conversations, storage_secret, use_data_dir
 
         auth = decide(server)  # a public address without a password is refused here, before anything binds
         registry = ModelRegistry(settings)
@@ -167,10 +167,9 @@ def serve(args: argparse.Namespace) -> int:
         from api.instance import InstanceHeader
 
         app.add_middleware(InstanceHeader, name=server.instance_id)
-    register_pages(registry, settings)
+    register_pages(registry, settings, open_conversations(page.data_dir))
     register_api(app, registry, settings, server.cors_origins)
     use_data_dir(page.data_dir)
-    watch_redis()
     if auth.warning:
         print(auth.warning, file=sys.stderr)
     print(f"Rivulet: http://{server.host}:{server.port} (model: {settings.model})", flush=True)

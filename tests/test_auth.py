@@ -298,10 +298,10 @@ async def test_the_password_never_leaks(tmp_path: Path, browser: Any) -> None:
         await page.press(".prompt textarea", "Enter")
         await page.locator(".answer-status", has_text="5 chunks").wait_for()
         assert PASSWORD not in await page.content()
-        storage = tmp_path / "data" / "storage"
+        conversations = tmp_path / "data" / "conversations"
 
-        def saved() -> bool:  # NiceGUI writes its storage files a moment after a change
-            files = list(storage.glob("storage-user-*.json"))
+        def saved() -> bool:  # the answer's save follows its last chunk on the page
+            files = list(conversations.glob("*/c-*.json"))
             return any(ANSWER in path.read_text() for path in files)
 
         await wait_for(saved)

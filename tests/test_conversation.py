@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from llm.conversation import Conversation, Message, title_from
 from ui.conversation import ConversationStore
+from ui.conversation_store import Conversations, FileConversations, MemoryConversations
 
 
 def test_title_from_first_prompt() -> None:
@@ -56,9 +58,14 @@ def test_bad_imports_are_refused(data: dict) -> None:
         Conversation.from_dict(data)
 
 
-def test_store_saves_lists_and_deletes() -> None:
-    storage: dict = {}
-    store = ConversationStore(storage)
+@pytest.fixture(params=["memory", "files"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Conversations:
+    return MemoryConversations() if request.param == "memory" else FileConversations(tmp_path / "conversations")
+
+
+async def test_store_saves_lists_and_deletes(backend: Conversations) -> None:
+    store = ConversationStore(backend, "browser-1")
+    await store.load()
     first, second = Conversation(title="a"), Conversation(title="b")
     store.save(first)
     store.save(second)
@@ -71,8 +78,42 @@ def test_store_saves_lists_and_deletes() -> None:
     store.delete(second.id)
     assert [c.title for c in store.all()] == ["a"]
     assert store.current().messages == [] and store.current().id != second.id
-    storage["conversations"]["broken"] = {"messages": 3}
+    backend.save("browser-1", {"id": "broken", "messages": 3})
     assert [c.title for c in store.all()] == ["a"]  # unreadable entries are skipped
+    assert ConversationStore(backend, "browser-2").all() == []  # per browser
+
+
+async def test_files_keep_one_file_per_conversation_across_a_restart(tmp_path: Path) -> None:
+    root = tmp_path / "conversations"
+    store = ConversationStore(FileConversations(root), "browser-1")
+    await store.load()
+    kept, gone, odd = Conversation(title="kept"), Conversation(title="gone"), Conversation(id="../odd id", title="odd")
+    for conversation in (kept, gone, odd):
+        store.save(conversation)
+    store.delete(gone.id)
+    store.open(kept)
+    store.save_preferences({"temperature": 0.2})
+    files = sorted(path.name for path in (root / "browser-1").iterdir())
+    assert len(files) == 3 and "browser.json" in files and f"c-{kept.id}.json" in files  # no temporary files left
+    assert all(path.parent == root / "browser-1" for path in root.rglob("*.json"))  # the odd id is hashed
+    again = ConversationStore(FileConversations(root), "browser-1")  # a new process
+    await again.load()
+    assert sorted(c.title for c in again.all()) == ["kept", "odd"]
+    assert again.current_id == kept.id and again.preferences == {"temperature": 0.2}
+
+
+async def test_what_nicegui_storage_held_moves_into_the_store(tmp_path: Path) -> None:
+    old = Conversation(title="from before")
+    old.add_user("Still here?")
+    legacy: dict = {"conversations": {old.id: old.to_dict(), "bad": {"messages": 3}}, "current": old.id, "dark": True}
+    legacy["preferences"] = {"model": "fake"}
+    store = ConversationStore(FileConversations(tmp_path / "conversations"), "browser-1")
+    await store.load(legacy)
+    assert [c.title for c in store.all()] == ["from before"] and store.current().messages == old.messages
+    assert store.preferences == {"model": "fake"}
+    assert legacy == {"dark": True}  # moved, not copied: what else NiceGUI keeps stays
+    await store.load(legacy)  # a second visit: nothing to move
+    assert len(store.all()) == 1
 
 
 def chat(*texts: str) -> Conversation:

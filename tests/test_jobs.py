@@ -15,6 +15,7 @@ from tests.support.fake_openai import FAILURES, FakeOpenAIServer
 from tests.support.models import HeldFake, RecordingFake
 from tests.support.page import wait_for
 from ui.conversation import ConversationStore
+from ui.conversation_store import MemoryConversations
 from ui.jobs import AnswerJob, JobBoard
 
 PIECES = ["Rivers ", "carry ", "water ", "to ", "the ", "sea."]
@@ -25,8 +26,7 @@ class Board:
 
     def __init__(self) -> None:
         self.board = JobBoard()
-        self.storage: dict[str, Any] = {}
-        self.store = ConversationStore(self.storage)
+        self.store = ConversationStore(MemoryConversations(), "browser-1")
         self.ended: list[AnswerJob] = []
         self.board.on_end = self.ended.append
 

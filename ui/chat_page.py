@@ -13,6 +13,7 @@ from ui.autoscroll import Autoscroll
 from ui.composer import Composer
 from ui.conversation import ConversationStore
 from ui.conversation_drawer import ConversationDrawer, DrawerActions
+from ui.conversation_store import Conversations, MemoryConversations
 from ui.dialogs import ask_edit, ask_title
 from ui.header import header
 from ui.hub import ConversationHub
@@ -26,22 +27,23 @@ from ui.widgets import icon_button
 class PageServices:
     """What every page of this process shares: settings, models, the running answers, the live conversations."""
 
-    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
+    def __init__(self, registry: ModelRegistry, settings: Settings, conversations: Conversations) -> None:
         self.registry = registry
         self.settings = settings
+        self.conversations = conversations
         self.board = JobBoard()
-        self.hub = ConversationHub(self.board)
+        self.hub = ConversationHub(self.board, conversations)
 
 
 class ChatPage:
     """The conversation view and controls of one tab."""
 
-    def __init__(self, chat: PageServices, client: Client) -> None:
+    def __init__(self, chat: PageServices, client: Client, store: ConversationStore) -> None:
         self.chat = chat
         self.settings = chat.settings
         self.client = client
-        self.browser_id: str = app.storage.browser["id"]
-        self.store = ConversationStore(app.storage.user)
+        self.browser_id = store.browser_id
+        self.store = store
         self.hub = chat.hub
         self.conversation = self.hub.get(self.browser_id, self.store, self.store.current_id) or Conversation()
         self.views: list[AnswerView] = []
@@ -410,11 +412,12 @@ class ChatPage:
         """Another tab changed a conversation: show its new turns if it is the one shown here."""
         if self.client.is_deleted:
             return
-        if messages and conversation_id == self.conversation.id:
-            self.conversation = self.hub.get(self.browser_id, self.store, conversation_id) or Conversation()
-            self.render_conversation()
-        else:
-            self._render_conversation_list()
+        with self.client:  # the change may come from another tab, or from Redis outside any tab
+            if messages and conversation_id == self.conversation.id:
+                self.conversation = self.hub.get(self.browser_id, self.store, conversation_id) or Conversation()
+                self.render_conversation()
+            else:
+                self._render_conversation_list()
 
     # -- misc ---------------------------------------------------------------------------------
     def _change_model(self, event: events.ValueChangeEventArguments) -> None:
@@ -454,12 +457,16 @@ class ChatPage:
                 job.cancel()
 
 
-def register_pages(registry: ModelRegistry, settings: Settings) -> PageServices:
-    """Register the chat page at `/`."""
-    chat = PageServices(registry, settings)
+def register_pages(
+    registry: ModelRegistry, settings: Settings, conversations: Conversations | None = None
+) -> PageServices:
+    """Register the chat page at `/`; `conversations` default to this process's memory (tests)."""
+    chat = PageServices(registry, settings, conversations or MemoryConversations())
 
     @ui.page("/", language="en-US")
-    def index(client: Client) -> None:
-        ChatPage(chat, client).build()
+    async def index(client: Client) -> None:
+        store = ConversationStore(chat.conversations, app.storage.browser["id"])
+        await store.load(legacy=app.storage.user)  # moves conversations earlier versions kept there
+        ChatPage(chat, client, store).build()
 
     return chat

@@ -6,8 +6,10 @@ conversation from the browser's store, later asks (from any tab) get the same ob
 running answer's conversation is the job's. A tab that changes a conversation announces it;
 the browser's other tabs re-render it (or just their conversation list).
 
-Across several instances the same announcements would travel through the shared store
-(the scale-out work); within one process they are plain calls.
+Within one process announcements are plain calls. Across instances the backend's change messages
+(Redis) arrive as `changed_elsewhere`: the live copy is dropped, so the next ask reads the stored
+version, and the browser's tabs here are told; a conversation whose answer streams here keeps its
+live copy (its save, when the answer ends, is the newer one).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Callable
 
 from llm.conversation import Conversation
 from ui.conversation import ConversationStore
+from ui.conversation_store import Conversations
 from ui.jobs import AnswerJob, JobBoard
 
 log = logging.getLogger("rivulet.hub")
@@ -29,11 +32,13 @@ Listener = Callable[[str, bool], None]
 class ConversationHub:
     """The live conversations of this process, keyed by (browser id, conversation id), and who listens."""
 
-    def __init__(self, board: JobBoard) -> None:
+    def __init__(self, board: JobBoard, conversations: Conversations) -> None:
         self.board = board
+        self.conversations = conversations
         self._live: dict[tuple[str, str], Conversation] = {}
         self._listeners: defaultdict[str, list[Listener]] = defaultdict(list)
         board.on_end = self._answer_ended
+        conversations.on_change = self.changed_elsewhere
 
     def get(self, browser_id: str, store: ConversationStore, conversation_id: str | None) -> Conversation | None:
         """The live copy of a saved conversation (None if the browser has no such conversation)."""
@@ -79,14 +84,30 @@ class ConversationHub:
                 except Exception:  # one broken tab must not stop the others, nor the answer's save
                     log.exception("a tab could not show a change of conversation %s", conversation_id)
 
+    def changed_elsewhere(self, browser_id: str, conversation_id: str | None) -> None:
+        """Another process changed a conversation of this browser (None: only its current one or preferences)."""
+        if conversation_id is None:
+            return  # what a tab shows does not depend on them
+        key = (browser_id, conversation_id)
+        if self.board.get(*key) is not None:
+            return  # the answer streaming here grows the live copy, and saves it when it ends
+        self._live.pop(key, None)
+        self.announce(browser_id, conversation_id, messages=True)
+
     def _answer_ended(self, job: AnswerJob) -> None:
         browser_id, conversation_id = job.key
         self.announce(browser_id, conversation_id, messages=False)  # its place in the lists changed
         if browser_id not in self._listeners:  # every tab had closed: nothing shows it any more
             self._live.pop(job.key, None)
+            self.conversations.release(browser_id)
 
     def _release(self, browser_id: str) -> None:
         """No tab of this browser is left: drop its copies, but those a running answer still grows."""
+        running = False
         for key in [k for k in self._live if k[0] == browser_id]:
             if self.board.get(*key) is None:
                 del self._live[key]
+            else:
+                running = True
+        if not running:
+            self.conversations.release(browser_id)

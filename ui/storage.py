@@ -1,8 +1,10 @@
-"""Where the page keeps conversations: the storage secret, the data directory and NiceGUI's Redis storage.
+"""Where the page keeps its data: the storage secret, the data directory, the conversations' backend, Redis checks.
 
-Conversations live in NiceGUI's `app.storage.user`: JSON files under `<data dir>/storage` by default, or Redis
-when `NICEGUI_REDIS_URL` is set, so that several Rivulet processes share them. Every process behind one Redis
-must sign the session cookie with the same secret (the same data directory, or `RIVULET_STORAGE_SECRET`).
+Conversations live in files under `<data dir>/conversations` by default, or in Redis when `NICEGUI_REDIS_URL`
+is set, so that several Rivulet processes share them (`open_conversations`; the key layout is in
+`ui.redis_store`). NiceGUI's `app.storage.user` keeps only the login and the dark mode (files under
+`<data dir>/storage`, or NiceGUI's own Redis key). Every process behind one Redis must sign the session cookie
+with the same secret (the same data directory, or `RIVULET_STORAGE_SECRET`).
 
 A Redis that is unreachable at start-up stops Rivulet with one line (see `redis_problem`). A Redis that goes
 away later costs one readable log line per outage instead of a traceback per save (`RedisWatch`): pages keep
@@ -15,19 +17,19 @@ This module imports NiceGUI lazily: `redis_problem` runs before NiceGUI is impor
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import os
 import secrets
 import time
-from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import SecretStr
+
+if TYPE_CHECKING:
+    from ui.conversation_store import Conversations
 
 REDIS_URL_VARIABLE = "NICEGUI_REDIS_URL"
 CHECK_INTERVAL = 2.0  # seconds between two pings of Redis while Rivulet runs
@@ -148,6 +150,8 @@ class RedisWatch(logging.Filter):
         self.interval = interval
         self.down_since: float | None = None  # when the current outage began
         self.failures = 0
+        #: Awaited when Redis answers again after an outage, before "is back" is logged (raises if it cannot).
+        self.recover: Callable[[], Awaitable[None]] | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
         reason = _redis_error(record)
@@ -169,7 +173,7 @@ class RedisWatch(logging.Filter):
         )
 
     async def run(self) -> None:
-        """Ping Redis for ever; on the way back, resynchronise NiceGUI's storage with it."""
+        """Ping Redis for ever; on the way back, let `recover` resynchronise before saying so."""
         import redis.asyncio as aredis
 
         client = aredis.Redis.from_url(self.url, socket_connect_timeout=CHECK_TIMEOUT, socket_timeout=CHECK_TIMEOUT)
@@ -183,7 +187,11 @@ class RedisWatch(logging.Filter):
                     continue
                 if self.down_since is not None:
                     failures = self.failures
-                    await self.resync(self.down_since)
+                    try:
+                        if self.recover is not None:
+                            await self.recover()
+                    except (aredis.RedisError, OSError, TimeoutError) as exc:
+                        self.lost(_reason(exc))
                     if self.failures != failures:  # gone again while resynchronising: try again later
                         continue
                     self.down_since = None
@@ -191,177 +199,31 @@ class RedisWatch(logging.Filter):
         finally:
             await client.aclose()
 
-    async def resync(self, since: float) -> None:
-        """After an outage: listen to Redis again, reload it, and write back what changed here since `since`.
 
-        Per top-level key, a mapping (the conversations by id, the preferences) is merged with what Redis has,
-        this process winning; anything else is taken from this process. The write-back is awaited here, not
-        left to NiceGUI's deferred save, so that it is in Redis before "is back" is logged (a deferred save
-        could land after a newer save of another process and overwrite it).
-        """
-        import redis
-        from nicegui import app
-        from nicegui.persistence import RedisPersistentDict
+def open_conversations(data_dir: Path) -> Conversations:
+    """Where this process keeps conversations: Redis with NICEGUI_REDIS_URL set, else files in the data directory.
 
-        storage = app.storage
-        # NiceGUI keeps no public list of the per-browser and per-tab storages it holds in memory.
-        held = [storage.general, *getattr(storage, "_users", {}).values(), *getattr(storage, "_tabs", {}).values()]
-        for data in held:
-            if not isinstance(data, RedisPersistentDict):
-                continue
-            changed = data.last_modified >= since
-            listener = getattr(data, "_listener_task", None)
-            mine = _plain(data) if changed else {}
-            if listener is None or listener.done():  # NiceGUI's listener ended with the connection
-                await data.initialize()  # reloads from Redis and listens again
-            if not mine:
-                continue
-            with _quiet(data):
-                for key, value in mine.items():
-                    theirs = data.get(key)
-                    both = isinstance(value, Mapping) and isinstance(theirs, Mapping)
-                    data[key] = {**theirs, **value} if both else value
-            try:
-                await _write(data)
-            except (redis.RedisError, OSError) as exc:  # Redis went away again: the next check tries again
-                self.lost(_reason(exc))
-                return
-
-
-def _plain(value: Any) -> Any:
-    """A copy made of plain dicts and lists, sharing nothing with NiceGUI's observable collections."""
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_plain(item) for item in value]
-    return value
-
-
-async def _write(data: Any) -> None:
-    """Write a NiceGUI Redis storage and tell the other processes, as its own deferred save does."""
-    payload = json.dumps(_plain(data), ensure_ascii=False, default=str)
-    pipeline = data.redis_client.pipeline()
-    pipeline.set(data.key, payload, ex=data.ttl)
-    pipeline.publish(data.key + "changes", payload)
-    await pipeline.execute()
-
-
-def _current_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running event loop
-        return None
-
-
-@contextlib.contextmanager
-def _quiet(data: Any) -> Iterator[None]:
-    """Changes made to `data` by the current task inside this block are not saved by NiceGUI."""
-    data._quiet = _current_task()
-    try:
-        yield
-    finally:
-        data._quiet = None
-
-
-def _no_echo_redis_dict() -> type:
-    """NiceGUI's Redis dict, except that no process applies its own publishes or echoes what it received.
-
-    NiceGUI's `RedisPersistentDict` saves on every change, including the changes its listener applies from
-    other processes and the data `initialize()` loads; and its listener also applies the process's *own*
-    publishes when they come back. Two saves in quick succession (a prompt, then a fast answer) then lose
-    the second: the echo of the first reverts the data before the second is written. Here a process saves
-    only changes made in it, and its listener skips the payloads it published itself.
-    NiceGUI's minor version is pinned for this (requirements.txt); `tests/test_nicegui_internals.py`
-    checks the parts used.
+    With Redis, NiceGUI's log of its own Redis failures (`app.storage.user`, which keeps the login and the dark
+    mode) goes through the same `RedisWatch`, and the watch runs once the server has started.
     """
-    from nicegui import background_tasks
-    from nicegui.persistence import RedisPersistentDict
-    from nicegui.persistence.serialization import dumps
+    from nicegui import app
 
-    class NoEchoRedisDict(RedisPersistentDict):
-        _quiet: asyncio.Task[Any] | None = None
-
-        @property
-        def _sent(self) -> deque[str]:
-            """The payloads this process published most recently."""
-            if "_sent_payloads" not in self.__dict__:
-                self.__dict__["_sent_payloads"] = deque(maxlen=64)
-            return self.__dict__["_sent_payloads"]
-
-        async def initialize(self) -> None:
-            with _quiet(self):
-                await super().initialize()
-
-        def publish(self) -> None:
-            task = _current_task()
-            if task is not None and (task is self._quiet or task is self._listener_task):
-                return  # a change read from Redis: saving it again would be an echo
-
-            async def backup() -> None:
-                if not await self.redis_client.exists(self.key) and not self:
-                    return
-                payload = dumps(self, self.key)
-                if self._sent and self._sent[-1] == payload:
-                    return  # a queued save of what the last one already wrote (one change sets two keys)
-                self._sent.append(payload)
-                pipeline = self.redis_client.pipeline()
-                pipeline.set(self.key, payload, ex=self.ttl)
-                pipeline.publish(self.key + "changes", payload)
-                await pipeline.execute()
-
-            background_tasks.create_lazy_or_defer(backup(), name=f"redis-{self.key}")
-
-        def _start_listening(self) -> None:
-            async def listen() -> None:
-                try:
-                    await self.pubsub.subscribe(self.key + "changes")
-                    async for message in self.pubsub.listen():
-                        kind, raw = message["type"], message.get("data")
-                        if kind == "message":
-                            payload = raw.decode() if isinstance(raw, bytes) else str(raw)
-                            if payload in self._sent:
-                                continue  # our own save coming back: we already hold it, or something newer
-                            new_data = json.loads(payload)
-                            if new_data != self:
-                                for key in set(self) - new_data.keys():
-                                    del self[key]
-                                self.update(new_data)
-                        elif kind in ("unsubscribe", "punsubscribe") and raw == 0:
-                            break
-                except asyncio.CancelledError:
-                    pass
-                except Exception:
-                    log.exception("Unexpected error in the Redis listener for %s", self.key)
-                finally:
-                    if self.pubsub.subscribed:
-                        await self.pubsub.unsubscribe()
-
-            def create_listener_task() -> None:
-                self._listener_task = background_tasks.create(listen(), name=f"redis-listen-{self.key}")
-
-            from nicegui import core
-
-            if core.is_loop_running():
-                create_listener_task()
-            else:
-                core.app.on_startup(create_listener_task)
-
-    return NoEchoRedisDict
-
-
-def watch_redis() -> RedisWatch | None:
-    """With NICEGUI_REDIS_URL set: report Redis outages readably and recover from them (see `RedisWatch`).
-
-    Also makes NiceGUI create its per-browser and per-tab Redis storages without echoes (`_no_echo_redis_dict`).
-    """
     url = redis_url()
     if not url:
-        return None
-    import nicegui.storage
-    from nicegui import app, background_tasks
+        from ui.conversation_store import FileConversations
 
-    nicegui.storage.RedisPersistentDict = _no_echo_redis_dict()  # type: ignore[misc]  # used by Storage when called
-    watch = RedisWatch(url)
-    logging.getLogger("nicegui").addFilter(watch)
-    app.on_startup(lambda: background_tasks.create(watch.run(), name="rivulet-redis-watch"))
-    return watch
+        conversations: Conversations = FileConversations(data_dir / "conversations")
+    else:
+        from nicegui import background_tasks
+
+        from ui.redis_store import RedisConversations
+
+        watch = RedisWatch(url)
+        logging.getLogger("nicegui").addFilter(watch)
+        redis_conversations = RedisConversations(url, watch)
+        watch.recover = redis_conversations.recover
+        app.on_startup(lambda: background_tasks.create(watch.run(), name="rivulet-redis-watch"))
+        conversations = redis_conversations
+    app.on_startup(conversations.start)
+    app.on_shutdown(conversations.close)
+    return conversations
