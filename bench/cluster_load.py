@@ -5,7 +5,8 @@
 
 Each configuration is a fresh `deploy.cluster.Cluster` (Redis, N instances, nginx; the model is
 `fake:chunks=2000,rate=200`, W2's 2,000 chunks at 200 chunks/s, so an answer takes the model 10 s). All tabs and
-clients start together. Per instance (from `X-Rivulet-Instance`) it prints:
+clients start together (the tabs' pages are loaded first, one after the other). Per instance (from
+`X-Rivulet-Instance`) it prints:
 - tabs: how much longer than the model's 10 s the page took to show the whole answer ("lag"), median and worst;
 - /ask: the same for the last byte, and the longest silence between two reads ("stall");
 - errors: failed requests, tabs that did not finish in time, or answers that came back short.
@@ -67,24 +68,25 @@ async def one_ask(client: httpx.AsyncClient, url: str, figures: dict[str, Figure
     figures[instance].ask_stall.append(stall)
 
 
-async def one_tab(browser: Any, url: str, figures: dict[str, Figures], limit: float) -> None:
-    context = await browser.new_context()  # a browser of its own: its own cookie, so nginx may pick either instance
+async def open_tab(browser: Any, url: str) -> tuple[Any, Any, str]:
+    """A browser of its own (its own cookie, so nginx may pick either instance) with the page loaded."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    response = await page.goto(url, timeout=60_000)
+    await page.wait_for_selector(PROMPT, timeout=60_000)
+    return context, page, (response.headers.get("x-rivulet-instance") if response else None) or "?"
+
+
+async def one_tab(page: Any, instance: str, figures: dict[str, Figures], limit: float) -> None:
     try:
-        page = await context.new_page()
-        response = await page.goto(url)
-        instance = (response.headers.get("x-rivulet-instance") if response else None) or "?"
-        await page.wait_for_selector(PROMPT)
         await page.fill(PROMPT, "load")
         started = time.monotonic()
         await page.press(PROMPT, "Enter")
-        try:
-            await page.wait_for_function(DONE, timeout=limit * 1000, polling=50)
-        except Exception:  # Playwright's timeout: the answer did not finish
-            figures[instance].errors += 1
-            return
-        figures[instance].tab_lag.append(time.monotonic() - started - MODEL_SECONDS)
-    finally:
-        await context.close()
+        await page.wait_for_function(DONE, timeout=limit * 1000, polling=50)
+    except Exception:  # Playwright's timeout or a closed page: the answer did not finish
+        figures[instance].errors += 1
+        return
+    figures[instance].tab_lag.append(time.monotonic() - started - MODEL_SECONDS)
 
 
 async def expected_size(url: str) -> int:
@@ -99,9 +101,12 @@ async def run(instances: int, tabs: int, clients: int, limit: float) -> dict[str
     with Cluster(instances=instances, model=MODEL) as cluster:
         expected = await expected_size(cluster.url)
         async with open_browser() as browser, httpx.AsyncClient(timeout=httpx.Timeout(limit)) as client:
-            work = [one_tab(browser, cluster.url, figures, limit) for _ in range(tabs)]
+            opened = [await open_tab(browser, cluster.url) for _ in range(tabs)]  # pages first, one at a time
+            work = [one_tab(page, instance, figures, limit) for _, page, instance in opened]
             work += [one_ask(client, cluster.url, figures, expected) for _ in range(clients)]
-            await asyncio.gather(*work)
+            await asyncio.gather(*work)  # then every answer at once
+            for context, _, _ in opened:
+                await context.close()
     return dict(figures)
 
 
