@@ -56,6 +56,7 @@ async def stream_parts_from_server(
     if system:
         payload["system"] = system
     where = f"the Rivulet server at {url}"
+    started = False  # some of the answer came: a silence now is a stalled answer, not a server that never answered
     try:
         async with (
             httpx.AsyncClient(timeout=httpx.Timeout(read_timeout, connect=10.0)) as client,
@@ -68,15 +69,17 @@ async def stream_parts_from_server(
                 if event.event == "error":
                     raise ProviderError(_error_text(event.data) or "The server reported an error.", kind="remote")
                 if event.event == "message":
+                    started = True
                     yield Part("answer", event.data)
                 elif event.event == "reasoning" and event.data:
+                    started = True
                     yield Part("reasoning", event.data)
                 elif event.event == "step" and (step := _step(event.data)) is not None:
                     yield Part("step", "", step)
     except SSEError as exc:  # not an event stream: an old server, or a proxy's error page
         raise ProviderError(f"{where} did not answer with an event stream. Check the URL.", kind="protocol") from exc
     except httpx.HTTPError as exc:
-        raise humanize(exc, where=where) from exc
+        raise humanize(exc, where=where, mid_answer=started) from exc
 
 
 def _step(data: str) -> Step | None:

@@ -182,13 +182,6 @@ async def test_a_server_that_never_answers_times_out() -> None:
     assert (str(info.value), info.value.kind) == (message, "timeout")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug in api/client.py: humanize() is called without mid_answer, so a server that goes silent after "
-    "part of the answer is reported as one that 'did not answer in time' (and the advice to raise --idle-timeout "
-    "does not apply: the client's read timeout is fixed at 60 s), not as a stalled answer",
-)
 async def test_a_server_that_goes_silent_mid_answer_is_a_stall() -> None:
     got: list[str] = []
     async with raw_server(one_event_then_silence) as url:
