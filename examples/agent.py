@@ -165,8 +165,11 @@ class PlannedToolModel(BaseChatModel):
             yield ChatGenerationChunk(message=chunk)
 
 
-def agent_graph(model: BaseChatModel, tools: Sequence[BaseTool] = TOOLS) -> Runnable[Any, Any]:
-    """The classic LangGraph agent: the model, then its tool calls, until it answers without one."""
+def agent_graph(
+    model: BaseChatModel, tools: Sequence[BaseTool] = TOOLS, *, handle_errors: bool = True
+) -> Runnable[Any, Any]:
+    """The classic LangGraph agent: the model, then its tool calls, until it answers without one. A failing tool's
+    error goes back to the model (`handle_errors`), or fails the run."""
     bound = model.bind_tools(list(tools))
 
     async def call_model(state: MessagesState) -> dict[str, list[BaseMessage]]:
@@ -174,7 +177,7 @@ def agent_graph(model: BaseChatModel, tools: Sequence[BaseTool] = TOOLS) -> Runn
 
     graph = StateGraph(MessagesState)
     graph.add_node("agent", call_model)
-    graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=True))
+    graph.add_node("tools", ToolNode(list(tools), handle_tool_errors=handle_errors))
     graph.add_edge(START, "agent")
     graph.add_conditional_edges("agent", tools_condition, ["tools", END])
     graph.add_edge("tools", "agent")

@@ -46,7 +46,7 @@ class Message:
 
     def to_dict(self) -> dict[str, Any]:
         """The message as plain data; the optional fields only when they hold something (old data has none)."""
-        data = asdict(self)
+        data = asdict(self.version())  # the versions once, each by its own `to_dict`
         data["alternatives"] = [alternative.to_dict() for alternative in self.alternatives]
         for key in ("reasoning", "model", "steps", "system", "options"):
             if not data[key]:

@@ -1,6 +1,6 @@
 """Any LangChain runnable as a source of answers: an LCEL chain, a LangGraph graph, `create_agent`'s result.
 
-The contract (README "Your own model, chain or agent"): the runnable receives `{"messages": [...]}`, the
+The contract (README "Your own chain or agent"): the runnable receives `{"messages": [...]}`, the
 history and the new prompt as LangChain messages (LangGraph's convention); a runnable that wraps a chat
 model directly (`model.with_retry()`, `model.bind(...)`) receives the message list itself. Rivulet streams
 it with `astream_events(version="v2")`:
@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel, BaseLanguageModel
+from langchain_core.language_models import BaseLanguageModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.runnables import Runnable
 
@@ -36,21 +36,15 @@ class MessageEnd:
     """A chat model's message ended: text that follows belongs to a new message."""
 
 
-def is_chat_model(target: object) -> bool:
-    return isinstance(target, BaseChatModel)
-
-
 def takes_messages(runnable: Runnable[Any, Any]) -> bool:
     """Whether `runnable` is a chat model in a wrapper (it takes the message list, not a dict)."""
-    seen = 0
     target: object = runnable
-    while seen < 10:
+    for _ in range(10):  # wrappers of wrappers, but never a cycle
         if isinstance(target, BaseLanguageModel):
             return True
-        inner = getattr(target, "bound", None) or getattr(target, "runnable", None)
-        if inner is None:
+        target = getattr(target, "bound", None) or getattr(target, "runnable", None)
+        if target is None:
             return False
-        target, seen = inner, seen + 1
     return False
 
 

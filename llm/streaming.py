@@ -210,10 +210,10 @@ async def stream_parts(
     text part is never empty. A runnable's tool calls come as step parts, each when it starts and when it
     ends, its `at` the answer characters before it; the text of two model messages is parted by a blank line.
     `options` go to a chat model's call (e.g. `temperature`, `max_tokens`); a runnable sets its own. With a
-    `context` window, the oldest turns are left out until the conversation fits (counted in `stats.dropped_messages`). A
-    model's signals (loading, waiting) set `stats.status` and call `on_signal`. Provider failures are
-    raised as `RivuletError` with a human message (`where` names the provider in it). Closing or
-    cancelling the consumer closes the provider stream at once.
+    `context` window, the oldest turns are left out until the conversation fits (counted in
+    `stats.dropped_messages`). A model's signals (loading, waiting) set `stats.status` and call `on_signal`.
+    Provider failures are raised as `RivuletError` with a human message (`where` names the provider in it).
+    Closing or cancelling the consumer closes the provider stream at once.
     """
     stats = stats if stats is not None else AnswerStats()
     messages = build_messages(prompt, history, system)

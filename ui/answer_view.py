@@ -145,10 +145,11 @@ class AnswerView:
         new = job.parts[self._seen :]
         now = time.monotonic()
         thought = self._flush_reasoning(job, answered=bool(new) or self._seen > 0)
-        stepped = self._update_steps(job.steps)
-        if new or len(job.steps) > len(self.step_cards):
+        steps = job.steps
+        stepped = self._update_steps(steps)
+        if new or len(steps) > len(self.step_cards):
             self._seen += len(new)
-            stepped = self._feed("".join(new), job.steps) or stepped
+            stepped = self._feed("".join(new), steps) or stepped
             if self._timer is not None:
                 self._timer.interval = FLUSH_INTERVAL
         if (new or self._tail_stale) and (ended or self.tail.block is not None or now >= self._tail_due):

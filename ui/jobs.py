@@ -25,8 +25,10 @@ from llm.streaming import AnswerSource, AnswerStats, stream_parts
 from ui.conversation import ConversationStore
 
 log = logging.getLogger("rivulet.jobs")
-#: The error of a tool call that was still running when its answer stopped or failed.
+#: The error of a tool call that was still running when its answer was stopped.
 STEP_CUT = "Stopped before it finished."
+#: The error of a tool call that was still running when its answer ended otherwise (a failure).
+STEP_UNFINISHED = "It did not finish."
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,7 @@ class AnswerJob:
         self.conversation = conversation
         self.parts: list[str] = []  # the answer's text, as it arrived
         self.reasoning_parts: list[str] = []  # the reasoning's text, as it arrived
-        self.steps: list[Step] = []  # an agent's tool calls in the order they started, each as it is now
-        self._step_index: dict[str, int] = {}
+        self._steps: dict[str, Step] = {}  # an agent's tool calls by id, each as it is now, in the order they started
         self.spec = request.spec
         self.stats = AnswerStats()
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
@@ -87,6 +88,11 @@ class AnswerJob:
     def reasoning(self) -> str:
         return "".join(self.reasoning_parts)
 
+    @property
+    def steps(self) -> list[Step]:
+        """The tool calls in the order they started, each as it is now."""
+        return list(self._steps.values())
+
     def _on_signal(self, signal: Signal) -> None:
         self.signal = signal
 
@@ -108,7 +114,7 @@ class AnswerJob:
             async with contextlib.aclosing(answer):
                 async for part in answer:
                     if part.step is not None:
-                        self._record_step(part.step)
+                        self._steps[part.step.id] = part.step
                     else:
                         (self.parts if part.kind == "answer" else self.reasoning_parts).append(part.text)
                     if self._stopping:
@@ -122,13 +128,6 @@ class AnswerJob:
         except Exception:  # a bug of ours: keep the partial, tell the user, log the details
             log.exception("answer failed")
             self.stats.finish("error", "Something went wrong in Rivulet while streaming; the details are in its log.")
-
-    def _record_step(self, step: Step) -> None:
-        index = self._step_index.setdefault(step.id, len(self.steps))
-        if index == len(self.steps):
-            self.steps.append(step)
-        else:
-            self.steps[index] = step
 
     def _ended(self, _task: asyncio.Task[None]) -> None:
         """The task is done, however it ended: even one cancelled before its first step, which never ran `_run`."""
@@ -160,8 +159,10 @@ class AnswerJob:
         self.board.forget(self)
 
     def _stopped(self, step: Step) -> Step:
-        """A step still running when the answer ended was cut off with it."""
-        return step.ended(error=STEP_CUT) if step.status == "running" else step
+        """A step still running when the answer ended was cut off with it (by a stop, or by a failure)."""
+        if step.status != "running":
+            return step
+        return step.ended(error=STEP_CUT if self.stats.status == "stopped" else STEP_UNFINISHED)
 
     def cancel(self, *, save: bool = True) -> None:
         """Stop the answer: the provider stream is closed and the partial text is saved (unless `save` is False)."""

@@ -53,8 +53,6 @@ class StepCard:
 
     def update(self, step: Step) -> None:
         """Show `step` (the same call, later): its result, its time; close the card once it ends."""
-        if step == self.step:
-            return
         self.step = step
         self.root.set_text(step_caption(step))
         self.root.props(f"icon={ICONS[step.status]}")
