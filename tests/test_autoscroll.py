@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel
 from tests.support.page import marked, serve
+from ui import autoscroll
 
 CONTAINER = 454
 
@@ -54,4 +56,31 @@ async def test_a_small_scroll_up_stops_following_and_coming_back_resumes(user: U
     report(user, 297, 800)  # more text: the page stays where the reader is
     assert jump_shown(user)
     user.find(marker="jump").click()
+    assert not jump_shown(user)
+
+
+async def test_a_late_landing_of_our_scroll_on_a_slow_browser_does_not_undo_a_scroll_up(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [100.0]
+    monkeypatch.setattr(autoscroll, "monotonic", lambda: now[0])
+    serve(FakeStreamingChatModel(text="x"))
+    await user.open("/")
+    report(user, 300, 754)  # at the end
+    report(user, 290, 754)  # the reader scrolled up ...
+    user.find(marker="jump").click()  # ... and jumped back: a scroll to the end leaves
+    now[0] += 1.2
+    report(user, 300, 754)  # it lands 1.2 s later: this browser is slow
+    now[0] += 0.1
+    report(user, 300, 900)  # more text: the page follows (a scroll to the end leaves)
+    now[0] += 0.1
+    report(user, 200, 900)  # the reader scrolls up before it lands
+    assert jump_shown(user)
+    now[0] += 0.9
+    report(user, 446, 900)  # our scroll lands at the end, later than the usual 0.5 s but as slow as before
+    assert jump_shown(user), "the page took its own late scroll for the reader coming back"
+    now[0] += 1
+    report(user, 300, 900)  # the reader scrolls on, reads ...
+    now[0] += 3
+    report(user, 446, 900)  # ... and comes back to the end: followed again
     assert not jump_shown(user)

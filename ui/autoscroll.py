@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from time import monotonic
 
 from nicegui import events, ui
 
@@ -16,8 +16,11 @@ END_SLACK_PX = 4
 #: Seconds between two scrolls to the end while text streams in (each is a message to the browser; the area's
 #: own size reports fill the gaps, see `_on_scroll`).
 KEEP_UP_INTERVAL = 0.25
-#: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing.
+#: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing, at
+#: least; twice the slowest recent round trip of a scroll when that is longer (a busy or distant browser).
 SETTLE_SECONDS = 0.5
+#: Longest settle time: a reader who comes back to the end is followed again after this at the latest.
+MAX_SETTLE_SECONDS = 3.0
 
 
 class Autoscroll:
@@ -29,6 +32,8 @@ class Autoscroll:
         self._last_size = 0.0
         self._scrolled_up_at = 0.0
         self._kept_up_at = 0.0
+        self._sent_at: float | None = None  # when a scroll to the end left that has not been seen landing yet
+        self._round_trip = 0.0  # seconds from sending a scroll to the end to its report, slowest recent one
         self.area = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
         self.jump = (
             icon_button("south", "Jump to the latest text", self.jump_to_end, "round color=primary")
@@ -40,20 +45,32 @@ class Autoscroll:
     def keep_up(self, *, now: bool = False) -> None:
         """New text arrived: scroll to it unless the reader scrolled away; at most every `KEEP_UP_INTERVAL`
         unless `now` (the answer's end)."""
-        moment = time.monotonic()
+        moment = monotonic()
         if self.sticks_to_end and (now or moment - self._kept_up_at >= KEEP_UP_INTERVAL):
             self._kept_up_at = moment
-            self.area.scroll_to(pixels=PAST_THE_END)
+            self._scroll_to_end()
 
     def jump_to_end(self) -> None:
         self.sticks_to_end = True
         self.jump.set_visibility(False)
+        self._scroll_to_end()
+
+    def _scroll_to_end(self) -> None:
+        if self._sent_at is None:
+            self._sent_at = monotonic()
         self.area.scroll_to(pixels=PAST_THE_END)
+
+    def _settle_seconds(self) -> float:
+        return min(MAX_SETTLE_SECONDS, max(SETTLE_SECONDS, 2 * self._round_trip))
 
     def _on_scroll(self, event: events.ScrollEventArguments) -> None:
         furthest = event.vertical_size - event.vertical_container_size
         # In pixels, not a share of the height: 1 % of a long answer is a screenful left unseen.
         at_end = furthest - event.vertical_position <= END_SLACK_PX
+        now = monotonic()
+        if at_end and self._sent_at is not None:
+            self._round_trip = max(min(now - self._sent_at, MAX_SETTLE_SECONDS), 0.9 * self._round_trip)
+            self._sent_at = None
         # Our own scrolls only go down. The browser moves the position up by itself only to the furthest
         # position, when that comes nearer (the text shrank or the area grew), maybe an event after the new
         # size: any other move up is the reader's, even of a few pixels (a wheel scroll that our next scroll
@@ -61,8 +78,8 @@ class Autoscroll:
         moved_up = self._last_position - 2 > event.vertical_position < furthest - 2
         if moved_up:
             self.sticks_to_end = False  # stop following until they come back
-            self._scrolled_up_at = time.monotonic()
-        elif at_end and time.monotonic() - self._scrolled_up_at > SETTLE_SECONDS:
+            self._scrolled_up_at = now
+        elif at_end and now - self._scrolled_up_at > self._settle_seconds():
             # A scroll to the end sent just before the reader scrolled up lands after it and reports
             # "at the end" too: only an end reached a little later means the reader came back.
             self.sticks_to_end = True
