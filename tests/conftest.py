@@ -16,6 +16,7 @@ from llm.engine import bundled_model_path
 from llm.settings import Settings
 from tests.support.chromium import MISSING, chromium_path, open_browser
 from tests.support.fake_openai import FakeOpenAIServer
+from tests.support.redis_server import redis_server  # noqa: F401  (a fixture)
 from tests.support.servers import ROOT, free_port
 
 

@@ -1,6 +1,6 @@
 """One assistant answer on the page: frozen Markdown blocks, an open tail, a status line.
 
-A live view pulls new text from its `AnswerJob` on a short timer. Each flush moves finished
+A live view pulls new text from its `LiveAnswer` on a short timer. Each flush moves finished
 Markdown blocks into elements of their own that are never sent again (closed code fences
 get a copy button) and updates only the open tail, append-only where it is a code fence or
 a table (`ui.live_blocks`), so an answer of N chunks costs O(flushes) updates and O(answer)
@@ -21,7 +21,7 @@ from llm.conversation import Conversation, Message
 from llm.signals import Signal
 from llm.steps import Step
 from llm.streaming import figures_line
-from ui.jobs import AnswerJob
+from ui.jobs import LiveAnswer
 from ui.live_blocks import LiveTail, code_block
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
@@ -79,7 +79,7 @@ class AnswerView:
 
     def __init__(self, *, on_update: Callable[[], None] | None = None) -> None:
         self.splitter = BlockSplitter()
-        self.job: AnswerJob | None = None
+        self.job: LiveAnswer | None = None
         self.message: Message | None = None
         self.on_update = on_update
         self._seen = 0  # parts of the job already fed to the splitter
@@ -111,7 +111,7 @@ class AnswerView:
                     self.actions = ui.row().classes("gap-0 answer-actions")
 
     # -- filling ----------------------------------------------------------------------
-    def show_live(self, job: AnswerJob) -> None:
+    def show_live(self, job: LiveAnswer) -> None:
         """Show `job` live until it ends."""
         self.job = job
         job.attach(self)
@@ -221,7 +221,7 @@ class AnswerView:
             self.thinking.set_visibility(False)  # the section says it: no spinner beside it
         return self.reasoning
 
-    def _flush_reasoning(self, job: AnswerJob, *, answered: bool) -> bool:
+    def _flush_reasoning(self, job: LiveAnswer, *, answered: bool) -> bool:
         """Append the reasoning that arrived (True if some did); once the answer starts, close the section and
         say how long it thought."""
         new = job.reasoning_parts[self._seen_reasoning :]

@@ -8,6 +8,7 @@ from llm.conversation import Conversation, Message
 from llm.errors import ConfigError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
+from ui.answer_relay import AnswerRelay, relay_for
 from ui.answer_view import AnswerView, session_summary
 from ui.autoscroll import Autoscroll
 from ui.composer import Composer
@@ -17,7 +18,7 @@ from ui.conversation_store import Conversations, MemoryConversations
 from ui.dialogs import ask_edit, ask_title
 from ui.header import header
 from ui.hub import ConversationHub
-from ui.jobs import AnswerJob, JobBoard
+from ui.jobs import AnswerJob, JobBoard, LiveAnswer
 from ui.settings_drawer import settings_drawer
 from ui.styles import PAGE_CSS
 from ui.transfer import export_json, export_markdown, open_import
@@ -31,7 +32,7 @@ class PageServices:
         self.registry = registry
         self.settings = settings
         self.conversations = conversations
-        self.board = JobBoard()
+        self.board = JobBoard(relay_for(conversations))
         self.hub = ConversationHub(self.board, conversations)
 
 
@@ -132,6 +133,7 @@ class ChatPage:
         self.messages.clear()
         if job := self.running_job:
             self.conversation = job.conversation  # the job's copy is the one that grows
+        self._update_controls()  # first: the finished answers shown below must not count as one just ended
         self._show_model()
         self.regenerate_button = None
         with self.messages:
@@ -150,7 +152,7 @@ class ChatPage:
         self._render_conversation_list()
         self.scroll.jump_to_end()
 
-    def _add_live_view(self, job: AnswerJob) -> None:
+    def _add_live_view(self, job: LiveAnswer) -> None:
         with self.messages:
             view = AnswerView(on_update=self._on_view_update)
         self.views.append(view)
@@ -192,7 +194,7 @@ class ChatPage:
 
     # -- streaming state ----------------------------------------------------------------------
     @property
-    def running_job(self) -> AnswerJob | None:
+    def running_job(self) -> LiveAnswer | None:
         return self.chat.board.get(self.browser_id, self.conversation.id)
 
     @property
@@ -454,7 +456,7 @@ class ChatPage:
             view.detach()
         for job in jobs:
             if not job.views:
-                job.cancel()
+                job.abandon()
 
 
 def register_pages(
@@ -462,6 +464,9 @@ def register_pages(
 ) -> PageServices:
     """Register the chat page at `/`; `conversations` default to this process's memory (tests)."""
     chat = PageServices(registry, settings, conversations or MemoryConversations())
+    if type(chat.board.relay) is not AnswerRelay:  # one that shares the answers: it has background work
+        app.on_startup(chat.board.relay.start)
+        app.on_shutdown(chat.board.relay.close)
 
     @ui.page("/", language="en-US")
     async def index(client: Client) -> None:

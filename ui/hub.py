@@ -21,7 +21,7 @@ from collections.abc import Callable
 from llm.conversation import Conversation
 from ui.conversation import ConversationStore
 from ui.conversation_store import Conversations
-from ui.jobs import AnswerJob, JobBoard
+from ui.jobs import JobBoard, LiveAnswer
 
 log = logging.getLogger("rivulet.hub")
 
@@ -38,6 +38,7 @@ class ConversationHub:
         self._live: dict[tuple[str, str], Conversation] = {}
         self._listeners: defaultdict[str, list[Listener]] = defaultdict(list)
         board.on_end = self._answer_ended
+        board.on_remote_start = self._answer_started_elsewhere
         conversations.on_change = self.changed_elsewhere
 
     def get(self, browser_id: str, store: ConversationStore, conversation_id: str | None) -> Conversation | None:
@@ -52,6 +53,7 @@ class ConversationHub:
             if loaded is None:
                 return None
             self._live[key] = loaded
+        self.board.follow(key, self._live[key])  # if its answer streams on another instance
         return self._live[key]
 
     def adopt(self, browser_id: str, conversation: Conversation) -> None:
@@ -94,7 +96,12 @@ class ConversationHub:
         self._live.pop(key, None)
         self.announce(browser_id, conversation_id, messages=True)
 
-    def _answer_ended(self, job: AnswerJob) -> None:
+    def _answer_started_elsewhere(self, key: tuple[str, str]) -> None:
+        """An answer began on another instance: the tabs showing its conversation follow it."""
+        if key[0] in self._listeners:
+            self.announce(*key, messages=True)
+
+    def _answer_ended(self, job: LiveAnswer) -> None:
         browser_id, conversation_id = job.key
         self.announce(browser_id, conversation_id, messages=False)  # its place in the lists changed
         if browser_id not in self._listeners:  # every tab had closed: nothing shows it any more

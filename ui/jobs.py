@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llm.context import ContextWindow
 from llm.conversation import Conversation, Message
@@ -22,7 +22,11 @@ from llm.errors import RivuletError
 from llm.signals import Signal
 from llm.steps import Step
 from llm.streaming import AnswerSource, AnswerStats, stream_parts
+from ui.answer_relay import AnswerRelay
 from ui.conversation import ConversationStore
+
+if TYPE_CHECKING:
+    from ui.remote_answer import RemoteAnswer
 
 log = logging.getLogger("rivulet.jobs")
 #: The error of a tool call that was still running when its answer was stopped.
@@ -45,36 +49,22 @@ class AnswerRequest:
     spec: str | None = None  # the model spec, recorded with the answer
 
 
-class AnswerJob:
-    """The streaming of one answer into a conversation."""
+class LiveAnswer:
+    """What a page shows of an answer while it streams: its text, reasoning and steps so far, its figures."""
 
-    def __init__(
-        self,
-        board: JobBoard,
-        key: tuple[str, str],
-        store: ConversationStore,
-        conversation: Conversation,
-        request: AnswerRequest,
-        alternatives: list[Message] | None = None,
-    ) -> None:
-        self.board = board
+    #: True for an answer streaming on another instance (see `ui.remote_answer`).
+    remote = False
+
+    def __init__(self, key: tuple[str, str], conversation: Conversation) -> None:
         self.key = key
-        self.store = store
         self.conversation = conversation
         self.parts: list[str] = []  # the answer's text, as it arrived
         self.reasoning_parts: list[str] = []  # the reasoning's text, as it arrived
         self._steps: dict[str, Step] = {}  # an agent's tool calls by id, each as it is now, in the order they started
-        self.spec = request.spec
         self.stats = AnswerStats()
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
         self.views: set[object] = set()
-        self.message: Message | None = None  # set when the job has ended
-        self.alternatives = list(alternatives or [])
-        self._request: AnswerRequest | None = request
-        self._keep = True  # False once the conversation is deleted: its answer is not saved
-        self._stopping = False  # a stop was asked for
-        self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
-        self.task.add_done_callback(self._ended)  # the one place an answer is saved
+        self.message: Message | None = None  # set when the answer has ended
 
     @property
     def done(self) -> bool:
@@ -92,6 +82,46 @@ class AnswerJob:
     def steps(self) -> list[Step]:
         """The tool calls in the order they started, each as it is now."""
         return list(self._steps.values())
+
+    def attach(self, view: object) -> None:
+        self.views.add(view)
+
+    def detach(self, view: object) -> None:
+        self.views.discard(view)
+
+    def cancel(self, *, save: bool = True) -> None:
+        """Stop the answer; its partial text is saved (unless `save` is False)."""
+        raise NotImplementedError
+
+    def abandon(self) -> None:
+        """The last tab showing it here closed for good."""
+        raise NotImplementedError
+
+
+class AnswerJob(LiveAnswer):
+    """The streaming of one answer into a conversation, in this process."""
+
+    def __init__(
+        self,
+        board: JobBoard,
+        key: tuple[str, str],
+        store: ConversationStore,
+        conversation: Conversation,
+        request: AnswerRequest,
+        alternatives: list[Message] | None = None,
+    ) -> None:
+        super().__init__(key, conversation)
+        self.board = board
+        self.store = store
+        self.spec = request.spec
+        self.alternatives = list(alternatives or [])
+        self.system = request.system
+        self.options = dict(request.options)
+        self._request: AnswerRequest | None = request
+        self._keep = True  # False once the conversation is deleted: its answer is not saved
+        self._stopping = False  # a stop was asked for
+        self.task: asyncio.Task[None] = asyncio.create_task(self._run(), name=f"rivulet-answer-{key[1]}")
+        self.task.add_done_callback(self._ended)  # the one place an answer is saved
 
     def _on_signal(self, signal: Signal) -> None:
         self.signal = signal
@@ -146,8 +176,8 @@ class AnswerJob:
             reasoning=self.reasoning or None,
             model=self.spec,
             steps=[self._stopped(step) for step in self.steps],
-            system=self._request.system if self._request else None,
-            options=dict(self._request.options) if self._request else {},
+            system=self.system,
+            options=self.options,
         )
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history
@@ -171,23 +201,46 @@ class AnswerJob:
         if not self.task.done():
             self.task.cancel()
 
-    def attach(self, view: object) -> None:
-        self.views.add(view)
-
-    def detach(self, view: object) -> None:
-        self.views.discard(view)
+    def abandon(self) -> None:
+        """Nobody here reads it any more: stop it, unless a tab of another instance follows it."""
+        self.board.relay.abandoned(self)
 
 
 class JobBoard:
-    """The running answers of this process, keyed by (browser id, conversation id)."""
+    """The running answers of this process, keyed by (browser id, conversation id), and those it follows.
 
-    def __init__(self) -> None:
+    An answer that streams on another instance (its relay knows) is followed once a page asks for its
+    conversation (`follow`); `get` gives either kind.
+    """
+
+    def __init__(self, relay: AnswerRelay | None = None) -> None:
         self._jobs: dict[tuple[str, str], AnswerJob] = {}
-        #: Called once a job has ended and its answer is saved.
-        self.on_end: Callable[[AnswerJob], None] | None = None
+        self._followed: dict[tuple[str, str], RemoteAnswer] = {}
+        self.relay = relay or AnswerRelay()
+        self.relay.board = self
+        #: Called once an answer has ended (here: and its answer is saved).
+        self.on_end: Callable[[LiveAnswer], None] | None = None
+        #: Called when an answer started on another instance (a page showing its conversation follows it).
+        self.on_remote_start: Callable[[tuple[str, str]], None] | None = None
 
-    def get(self, browser_id: str, conversation_id: str) -> AnswerJob | None:
+    def get(self, browser_id: str, conversation_id: str) -> LiveAnswer | None:
+        key = (browser_id, conversation_id)
+        return self._jobs.get(key) or self._followed.get(key)
+
+    def local(self, browser_id: str, conversation_id: str) -> AnswerJob | None:
+        """The answer streaming here, not one followed."""
         return self._jobs.get((browser_id, conversation_id))
+
+    def follow(self, key: tuple[str, str], conversation: Conversation) -> RemoteAnswer | None:
+        """Follow the conversation's answer if it streams on another instance (and is not followed yet)."""
+        from ui.remote_answer import RemoteAnswer
+
+        if key in self._jobs or key in self._followed or not self.relay.runs_elsewhere(key):
+            return self._followed.get(key)
+        answer = RemoteAnswer(key, conversation, self)
+        self._followed[key] = answer
+        self.relay.follow(answer)
+        return answer
 
     def start(
         self,
@@ -200,17 +253,29 @@ class JobBoard:
     ) -> AnswerJob:
         """Stream an answer into `conversation`; `request` are the fields of `AnswerRequest`."""
         key = (browser_id, conversation.id)
-        if key in self._jobs:
+        if key in self._jobs or key in self._followed:
             raise RuntimeError("this conversation already has an answer streaming")
         job = AnswerJob(self, key, store, conversation, AnswerRequest(**request), alternatives)
         self._jobs[key] = job
+        self.relay.started(job)
         return job
 
-    def forget(self, job: AnswerJob) -> None:
-        if self._jobs.get(job.key) is job:
-            del self._jobs[job.key]
-            if self.on_end is not None:
-                self.on_end(job)
+    def forget(self, answer: LiveAnswer) -> None:
+        """The answer ended."""
+        if self._jobs.get(answer.key) is answer:
+            del self._jobs[answer.key]
+            self.relay.ended(answer)  # type: ignore[arg-type]
+        elif self._followed.get(answer.key) is answer:
+            del self._followed[answer.key]
+        else:
+            return
+        if self.on_end is not None:
+            self.on_end(answer)
+
+    def remote_started(self, key: tuple[str, str]) -> None:
+        """The relay heard of an answer that started elsewhere."""
+        if self.on_remote_start is not None:
+            self.on_remote_start(key)
 
     def __len__(self) -> int:
         return len(self._jobs)

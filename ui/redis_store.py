@@ -22,6 +22,7 @@ import json
 import logging
 import secrets
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ui.conversation_store import MemoryConversations
@@ -66,6 +67,10 @@ class RedisConversations(MemoryConversations):
         self._wake = asyncio.Event()
         self._flushing = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        #: More channels the listener subscribes to, each with what handles its messages (the running answers').
+        self.channels: dict[str, Callable[[str], Awaitable[None]]] = {}
+        #: Run after each (re)subscription to `channels`, before the process counts as listening.
+        self.on_listening: list[Callable[[], Awaitable[None]]] = []
 
     # -- keys --------------------------------------------------------------------------------------------------
     def conversation_key(self, browser: str, conversation_id: str) -> str:
@@ -109,7 +114,7 @@ class RedisConversations(MemoryConversations):
         try:
             conversations, fields = await self._read(browser)
         except self._errors() as exc:
-            self._lost(exc)  # the listener reads it again once Redis is back
+            self.lost(exc)  # the listener reads it again once Redis is back
             conversations, fields = {}, {}
         if self.loaded(browser):  # another tab's load finished first
             return
@@ -181,7 +186,7 @@ class RedisConversations(MemoryConversations):
             try:
                 await self.flush()
             except self._errors() as exc:
-                self._lost(exc)
+                self.lost(exc)
                 await asyncio.sleep(self.retry)  # try again later; what failed stays pending
                 self._wake.set()
 
@@ -252,6 +257,8 @@ class RedisConversations(MemoryConversations):
             pubsub = self.client.pubsub()
             try:
                 await pubsub.psubscribe(self.channel("*"))
+                if self.channels:
+                    await pubsub.subscribe(*self.channels)
                 while True:
                     message = await pubsub.get_message(timeout=self.retry)
                     if message is None:
@@ -259,12 +266,19 @@ class RedisConversations(MemoryConversations):
                     if message["type"] == "psubscribe":
                         await self._reload(restore=restore)  # after subscribing: no change falls in between
                         restore = True
+                        if not self.channels:
+                            self.listening.set()
+                    elif message["type"] == "subscribe":
+                        for catch_up in self.on_listening:
+                            await catch_up()
                         self.listening.set()
                     elif message["type"] == "pmessage":
                         await self._received(message["channel"], message["data"])
+                    elif message["type"] == "message" and (handle := self.channels.get(message["channel"])):
+                        await handle(message["data"])
             except self._errors() as exc:
                 self.listening.clear()
-                self._lost(exc)
+                self.lost(exc)
             finally:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
@@ -322,7 +336,8 @@ class RedisConversations(MemoryConversations):
 
         return (redis.RedisError, OSError, asyncio.TimeoutError)
 
-    def _lost(self, exc: BaseException) -> None:
+    def lost(self, exc: BaseException) -> None:
+        """Redis failed: one line per outage (through the watch)."""
         if self.watch is not None:
             self.watch.lost(str(exc).rstrip(".") or type(exc).__name__)
         else:
