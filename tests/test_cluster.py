@@ -6,6 +6,8 @@ and one model server shared by every instance (`--base-url`).
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 import signal
 import time
@@ -197,3 +199,74 @@ def test_by_default_one_embedded_engine_serves_every_instance() -> None:
         for node in cluster.nodes:  # neither instance started an engine of its own
             assert f"--base-url {cluster.engine.url}/v1" in " ".join(node.proc.args)  # type: ignore[arg-type]
             assert not psutil.Process(node.proc.pid).children()
+
+
+LAST_ERROR = (
+    "() => { const a = document.querySelectorAll('.answer-error'); return a.length ? a[a.length - 1].innerText : ''; }"
+)
+
+
+async def test_an_answer_whose_instance_is_killed_is_kept_as_interrupted(browser: Any) -> None:
+    """kill -9 of the instance writing an answer: through nginx the page moves on and shows what was written."""
+    with Cluster(instances=2, model="fake:chunks=3000,rate=40", env=cli_env()) as cluster:
+        page = await browser.new_page()
+        documents: list[str] = []
+        page.on("response", lambda r: documents.append(r.headers.get(INSTANCE, "")) if is_document(r) else None)
+        await page.goto(cluster.url)
+        await ask(page, "A long answer, please")
+        await poll(page, LAST_ANSWER, lambda text: len(text) > 400, limit=30)
+        node = next(node for node in cluster.nodes if node.name == documents[0])
+        os.kill(node.proc.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        shown = await page.evaluate(LAST_ANSWER)  # what the page had: at most one flush more than the stream
+        await poll(page, LAST_ERROR, lambda text: text.startswith("Interrupted"), limit=10)
+        took = time.monotonic() - killed_at
+        print(f"\nthe answer shows as interrupted {took:.1f} s after kill -9 of {node.name}")
+        assert took < 10 and documents[-1] != node.name
+        kept = await page.evaluate(LAST_ANSWER)
+        assert kept[:200] == shown[:200] and len(kept) >= 0.8 * len(shown), (len(kept), len(shown))
+        assert "Incomplete" in await page.evaluate(LAST_STATUS)
+        # The conversation goes on, on the instance that is left.
+        await page.get_by_role("button", name="Regenerate").wait_for()
+        await ask(page, "After the kill")
+        statuses = "() => [...document.querySelectorAll('.answer-status')].map(e => e.innerText)"
+        await poll(page, statuses, lambda texts: len(texts) == 2 and "chunks" in texts[-1], limit=30)
+        assert await page.locator(".user-message").all_inner_texts() == ["A long answer, please", "After the kill"]
+
+
+async def test_a_tab_on_the_other_instance_follows_the_answer_and_stops_it(
+    fake_openai: FakeOpenAIServer, browser: Any
+) -> None:
+    """One browser, a tab through nginx and one on the other instance: the second shows the first's answer growing,
+    and its Stop closes the model request of the instance that writes it."""
+    with Cluster(instances=2, model="openai:slow", base_url=fake_openai.base_url, env=cli_env()) as cluster:
+        context = await browser.new_context()
+        page = await context.new_page()
+        documents: list[str] = []
+        page.on("response", lambda r: documents.append(r.headers.get(INSTANCE, "")) if is_document(r) else None)
+        await page.goto(cluster.url)
+        await ask(page, "Write for a long time")
+        await poll(page, LAST_ANSWER, lambda text: "w3" in text, limit=30)
+        other = next(node for node in cluster.nodes if node.name != documents[0])
+        tab = await context.new_page()  # the same browser (cookies are per host, not per port), the other instance
+        await tab.goto(other.url)
+        states: list[str] = []
+        deadline = time.monotonic() + 20
+        while len(states) < 3:
+            assert time.monotonic() < deadline, f"the tab on {other.name} showed {states}"
+            text = await tab.evaluate(LAST_ANSWER)
+            if text and (not states or text != states[-1]):
+                states.append(text)
+            await asyncio.sleep(0.05)
+        assert states[0].startswith("w0 w1 w2")  # from the start
+        assert all(later.startswith(earlier) for earlier, later in itertools.pairwise(states)), states
+        assert not fake_openai.times("closed", "slow")
+        pressed = time.monotonic()
+        await tab.get_by_role("button", name="Stop").click()
+        await poll(tab, "() => 0", lambda _: bool(fake_openai.times("closed", "slow")), limit=5)
+        took = fake_openai.times("closed", "slow")[0] - pressed
+        print(f"\nStop on {other.name} closed the model request of {documents[0]} after {took * 1000:.0f} ms")
+        assert took < 1.0
+        for shown in (tab, page):  # both tabs end with the stopped answer
+            await poll(shown, LAST_STATUS, lambda text: text.startswith("Stopped"), limit=10)
+        await context.close()
