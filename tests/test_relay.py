@@ -207,3 +207,17 @@ async def test_the_stream_grows_with_the_answer_and_expires_after_it(redis_serve
         assert size < len(job.text) + len(job.message.to_dict()["content"]) + 400 * len(entries) + 2000  # type: ignore[union-attr]
         ttl = await a.conversations.client.ttl(stream)
         assert 0 < ttl <= 60
+
+
+async def test_redis_restarted_empty_mid_answer_loses_nothing_once_it_is_back(redis_server: RedisServer) -> None:
+    async with instances(redis_server, 2) as (a, b):
+        job = a.ask(RecordingFake(chunks=200, rate=50))
+        answer = await b.follow(job.conversation.id)
+        await wait_for(lambda: len(answer.parts) >= 10)
+        redis_server.stop()  # a crash: everything in it is gone
+        await wait_for(lambda: len(job.parts) >= 60)  # the answer goes on meanwhile
+        redis_server.start()
+        await wait_for(lambda: answer.done, limit=20)
+        assert answer.message is not None and answer.message.status == "done"
+        assert answer.message.content == job.text and answer.text == job.text  # no gap, no duplicate
+        await wait_for(lambda: stored(b, job.conversation.id)["messages"][-1]["content"] == job.text, limit=10)
