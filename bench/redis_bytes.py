@@ -1,24 +1,28 @@
 """Redis traffic per answer: what two instances behind nginx send to and get from Redis for one page answer.
 
-    .venv/bin/python -m bench.redis_bytes          # answers of 500, 1,000 and 2,000 chunks, a fresh cluster each
+    .venv/bin/python -m bench.redis_bytes             # answers of 500, 1,000 and 2,000 chunks at 200/s (W2's pace)
+    .venv/bin/python -m bench.redis_bytes --rate 0    # as fast as the fake goes: the answer ends before a flush
 
-For each size it starts `deploy.cluster.Cluster` (Redis, 2 instances, nginx; `fake:chunks=N,rate=0`), opens the
-page in headless Chromium, waits until the page is connected, reads Redis's `INFO stats` byte counters, asks once,
-waits for the answer's status line, then for Redis's counters to stand still for a second, and reads them again
-(less what its own `INFO` calls cost).
-It prints the bytes into and out of Redis per answer next to the answer's size: the target is O(answer) (the
-conversation is written when the prompt is sent and when the answer ends), not O(answer x flushes).
+For each size it starts `deploy.cluster.Cluster` (Redis, 2 instances, nginx; `fake:chunks=N,rate=R`), opens the
+page in headless Chromium and a second tab of the same browser directly on the other instance, waits until both are
+connected, reads Redis's `INFO stats` byte counters, asks once, reloads the second tab (which then follows the
+answer), waits for the answer's status line in both tabs,
+then for Redis's counters to stand still for a second, and reads them again (less what its own `INFO` calls cost).
+It prints the bytes into and out of Redis per answer next to the answer's size: the target is O(answer), not
+O(answer x flushes): the conversation is written when the prompt is sent and when the answer ends, and the running
+answer's stream gets only what is new per flush (`ui.answer_stream`), read once by the other instance's tab.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import time
 
 import redis
 
 from deploy.cluster import Cluster
-from tests.support.browser import LAST_STATUS, PROMPT, ask, poll
+from tests.support.browser import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
 from tests.support.chromium import open_browser
 
 SIZES = (500, 1000, 2000)
@@ -56,19 +60,28 @@ class Meter:
         return last
 
 
-async def one(chunks: int) -> tuple[int, int, int]:
+async def one(chunks: int, rate: float) -> tuple[int, int, int]:
     """(answer characters, bytes into Redis, bytes out of Redis) for one answer of `chunks` chunks."""
-    with Cluster(instances=2, model=f"fake:chunks={chunks},rate=0") as cluster:
+    with Cluster(instances=2, model=f"fake:chunks={chunks},rate={rate:g}") as cluster:
         assert cluster.redis is not None
         client = redis.Redis(host="127.0.0.1", port=cluster.redis.port)
         meter = Meter(client)
         async with open_browser() as browser:
-            page = await browser.new_page()
-            await page.goto(cluster.url)
+            context = await browser.new_context()
+            page = await context.new_page()
+            response = await page.goto(cluster.url)
+            assert response is not None
             await page.wait_for_selector(PROMPT)
+            other = next(node for node in cluster.nodes if node.name != response.headers.get("x-rivulet-instance"))
+            follower = await context.new_page()  # the same browser on the other instance: it follows the answer
+            await follower.goto(other.url)
+            await follower.wait_for_selector(PROMPT)
             before = await asyncio.to_thread(meter.settled)
             await ask(page, "bytes")
-            await poll(page, LAST_STATUS, lambda text: f"{chunks} chunks" in text, limit=60)
+            await poll(page, LAST_ANSWER, bool, limit=30)  # streaming (and the conversation is in Redis)
+            await follower.reload()  # it opens the browser's current conversation: the one just asked in
+            for tab in (page, follower):
+                await poll(tab, LAST_STATUS, lambda text: f"{chunks} chunks" in text, limit=60)
             after = await asyncio.to_thread(meter.settled)
             answer = await page.evaluate(
                 "() => { const a = document.querySelectorAll('.answer-body'); return a[a.length - 1].innerText; }"
@@ -78,7 +91,11 @@ async def one(chunks: int) -> tuple[int, int, int]:
 
 
 def main() -> None:
-    rows = [(chunks, *asyncio.run(one(chunks))) for chunks in SIZES]
+    parser = argparse.ArgumentParser(prog="python -m bench.redis_bytes", description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="chunks per second of the fake model (0: no pause)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES), help="answer sizes in chunks")
+    args = parser.parse_args()
+    rows = [(chunks, *asyncio.run(one(chunks, args.rate))) for chunks in args.sizes]
     print("| chunks | answer chars (shown) | bytes into Redis | ÷ answer | bytes out of Redis | ÷ answer |")
     print("|---|---|---|---|---|---|")
     for chunks, chars, into, out in rows:

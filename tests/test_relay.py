@@ -221,3 +221,26 @@ async def test_redis_restarted_empty_mid_answer_loses_nothing_once_it_is_back(re
         assert answer.message is not None and answer.message.status == "done"
         assert answer.message.content == job.text and answer.text == job.text  # no gap, no duplicate
         await wait_for(lambda: stored(b, job.conversation.id)["messages"][-1]["content"] == job.text, limit=10)
+
+
+async def test_closing_the_writers_last_tab_stops_the_answer_only_if_no_other_instance_shows_it(
+    redis_server: RedisServer,
+) -> None:
+    async with instances(redis_server, 2) as (a, b):
+        followed = a.ask(RecordingFake(chunks=400, rate=40), "Followed")
+        answer = await b.follow(followed.conversation.id)
+        answer.attach(view := object())  # a tab on B shows it
+        deadline = time.monotonic() + 5
+        while not await a.conversations.client.exists(a.relay.watched_key(followed.key)):  # B's next check says so
+            assert time.monotonic() < deadline, "B never marked the answer as watched"
+            await asyncio.sleep(0.02)
+        followed.abandon()  # A's last tab closed for good
+        alone = a.ask(RecordingFake(chunks=400, rate=40), "Alone")  # nobody elsewhere shows this one
+        await wait_for(lambda: len(alone.parts) >= 5)
+        alone.abandon()
+        await wait_for(lambda: alone.done)
+        assert alone.message is not None and alone.message.status == "stopped"
+        parts = len(followed.parts)
+        await wait_for(lambda: len(followed.parts) > parts + 5)  # still streaming, for the tab on B
+        assert not followed.done
+        answer.detach(view)

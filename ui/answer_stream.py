@@ -9,7 +9,8 @@ the answer, not with the number of flushes:
   s    JSON list of the tool calls that started or ended since the previous entry (`Step.to_dict()`)
   f    JSON figures, about once a second: elapsed "e", first chunk after "t1", chunks "n", characters "c",
        reasoning seconds "rs", thinking "th", waiting signal "sg"
-  end  the last entry: JSON of the saved message (`Message.to_dict()`)
+  end  the last entry: JSON of the saved message (`Message.to_dict()`) but its text and reasoning, which the
+       entries before hold
 
 The whole-text forms follow a write that failed (Redis away, maybe restarted empty): a reader that already has
 the beginning keeps it and takes the rest, one that has nothing gets it all.
@@ -21,6 +22,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from llm.conversation import Message
 from llm.steps import Step
 
 if TYPE_CHECKING:
@@ -106,6 +108,14 @@ class Outbox:
         self._pending = None
         if self.announced:
             self.whole, self.announced = True, False
+
+
+def end_fields(message: Message) -> dict[str, Any]:
+    """The saved message for the "end" entry: all but what the entries before already hold."""
+    data = message.to_dict()
+    data.pop("reasoning", None)
+    data["content"] = ""
+    return data
 
 
 def figures(job: AnswerJob) -> dict[str, Any]:

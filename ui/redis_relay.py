@@ -29,7 +29,7 @@ from typing import Any
 
 from llm.conversation import Conversation, Message
 from ui.answer_relay import AnswerRelay, Key
-from ui.answer_stream import Outbox, dumps, loads
+from ui.answer_stream import Outbox, dumps, end_fields, loads
 from ui.jobs import AnswerJob
 from ui.redis_store import RedisConversations
 from ui.remote_answer import RemoteAnswer
@@ -155,11 +155,12 @@ class RedisAnswerRelay(AnswerRelay):
             ended, first = job.done, not box.announced
             fields = box.entry(now)
             if ended and job.message is not None:
-                fields["end"] = dumps(job.message.to_dict())
+                fields["end"] = dumps(end_fields(job.message))
             if first:
                 pipeline.delete(stream)  # the stream of the conversation's previous answer, if still there
             if fields:
                 pipeline.xadd(stream, fields)  # type: ignore[arg-type]
+            if ended or first or beat:
                 pipeline.expire(stream, ENDED_TTL if ended else STREAM_TTL)
             if ended:
                 pipeline.delete(self.running_key(key))

@@ -70,7 +70,7 @@ class RemoteAnswer(LiveAnswer):
             self._figures(figures)
         if isinstance(end := loads(fields.get("end")), dict):
             try:
-                message = Message.from_dict(end)
+                message = Message.from_dict({**end, "content": self.text, "reasoning": self.reasoning or None})
             except (ValueError, TypeError, AttributeError):
                 message = self.interrupted_message()
             self.finish(message)
