@@ -244,3 +244,21 @@ async def test_closing_the_writers_last_tab_stops_the_answer_only_if_no_other_in
         await wait_for(lambda: len(followed.parts) > parts + 5)  # still streaming, for the tab on B
         assert not followed.done
         answer.detach(view)
+
+
+async def test_an_answer_saved_just_before_its_writer_died_is_not_marked_interrupted(
+    redis_server: RedisServer,
+) -> None:
+    async with instances(redis_server, 2) as (a, b):
+        job = a.ask(RecordingFake(chunks=40, rate=40))
+        answer = await b.follow(job.conversation.id)
+        await wait_for(lambda: len(answer.parts) >= 5)
+        for task in a.relay._tasks:  # A's relay dies first: no end entry, no heartbeat; A still saves the answer
+            task.cancel()
+        await wait_for(lambda: job.done)
+        await wait_for(lambda: len(stored(b, job.conversation.id)["messages"]) == 2)
+        await wait_for(lambda: answer.done, limit=5)
+        assert answer.message is not None and answer.message.status == "done"
+        assert answer.message.content == job.text
+        assert [m.content for m in answer.conversation.messages] == ["Tell me", job.text]
+        assert [m["status"] for m in stored(b, job.conversation.id)["messages"]] == ["done", "done"]

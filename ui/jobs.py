@@ -237,6 +237,8 @@ class JobBoard:
 
         if key in self._jobs or key in self._followed or not self.relay.runs_elsewhere(key):
             return self._followed.get(key)
+        if not conversation.messages or conversation.messages[-1].role != "user":
+            return None  # its answer is saved already (the writer's last word is on its way)
         answer = RemoteAnswer(key, conversation, self)
         self._followed[key] = answer
         self.relay.follow(answer)

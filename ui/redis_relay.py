@@ -128,7 +128,10 @@ class RedisAnswerRelay(AnswerRelay):
     # -- writing -----------------------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
         while True:
-            if not self._outboxes:
+            if self._outboxes:  # the next flush, or at once when an answer starts or ends
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.flush)
+            else:
                 await self._wake.wait()
             self._wake.clear()
             try:
@@ -138,8 +141,6 @@ class RedisAnswerRelay(AnswerRelay):
                     box.failed()
                 self.conversations.lost(exc)
                 await asyncio.sleep(self.conversations.retry)
-                continue
-            await asyncio.sleep(self.flush)
 
     async def _write(self) -> None:
         """One MULTI/EXEC: what is new of every answer streaming here, the heartbeats, the starts and ends."""
@@ -300,25 +301,31 @@ class RedisAnswerRelay(AnswerRelay):
         message = replay.message if replay.done else replay.interrupted_message()
         assert message is not None
         if not replay.done:  # else the writer saved it and died just after
-            await self._save(key, message)
-            log.warning("an answer of conversation %s was interrupted: its instance stopped", key[1])
+            message = await self._save(key, message)
         await self._publish("interrupted", key, message=message.to_dict())
         if (answer := self._followed(key)) is not None:
             answer.finish(message)
 
-    async def _save(self, key: Key, message: Message) -> None:
-        """Add the interrupted answer to its conversation as stored (one writer: the one that took the stream)."""
+    async def _save(self, key: Key, message: Message) -> Message:
+        """Add the interrupted answer to its conversation as stored (one writer: the one that took the stream);
+        the answer as saved (the writer's own, if it saved it and died before it said so)."""
         browser, conversation_id = key
         record = self.conversations.conversations(browser).get(conversation_id)
         if record is None and not self.conversations.loaded(browser):
             raw = await self.client.get(self.conversations.conversation_key(browser, conversation_id))
             record = loads(raw)
         if not isinstance(record, dict):
-            return  # deleted meanwhile
+            return message  # deleted meanwhile
+        messages = record.get("messages") or []
+        if messages and isinstance(last := messages[-1], dict) and last.get("role") == "assistant":
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                return Message.from_dict(last)
         saved = json.loads(json.dumps(record))  # a copy: the held record changes only through `save`
-        saved["messages"] = [*(saved.get("messages") or []), message.to_dict()]
+        saved["messages"] = [*messages, message.to_dict()]
         saved["updated"] = time.time()
         self.conversations.save(browser, saved)
+        log.warning("an answer of conversation %s was interrupted: its instance stopped", conversation_id)
+        return message
 
     def _spawn(self, work: Any, name: str) -> None:
         task = asyncio.create_task(work, name=name)
