@@ -23,6 +23,7 @@ from llm.steps import Step
 from llm.streaming import figures_line
 from ui.jobs import AnswerJob
 from ui.live_blocks import LiveTail, code_block
+from ui.live_paragraph import ParagraphView
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
 from ui.step_view import StepCard
@@ -195,6 +196,7 @@ class AnswerView:
     def _add_step(self, step: Step) -> None:
         """A card after the text so far, which is finished; the text after it starts afresh (a new message)."""
         self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+        self.tail.close(self.splitter.tail)
         self._tail_stale = False
         with self.body:
             self.step_cards.append(StepCard(step))
@@ -247,23 +249,31 @@ class AnswerView:
             self.thinking.set_visibility(False)
         if finished := self.splitter.take_finished():
             shown, finished = self.tail.take(finished)
-            if shown:
-                # The block stays where it streamed (moving a large element would rebuild it in the
+            if isinstance(shown, (ParagraphView, MarkdownText)):
+                # Already on the page as it renders: it joins the finished blocks without being sent again.
+                shown.move(self._group())
+            elif shown is not None:
+                # A long block stays where it streamed (moving a large element would rebuild it in the
                 # browser): the tail's element joins the finished part, a new tail starts after it.
                 self.tail.start_after()
                 self.frozen = None
-            # A container's update lists all its children: a new group keeps it short.
-            if finished and (self.frozen is None or len(self.frozen.default_slot.children) >= GROUP_SIZE):
-                with self.body:
-                    self.frozen = frozen_group()
-                self.tail.root.move(self.body)  # the tail stays last (it is small: no block is open)
-            with self.frozen or self.body:
-                for kind, text, code in fenced_segments(finished):
-                    if kind == "code":
-                        code_block(text, code)
-                    else:
-                        MarkdownText(text)
+            if finished:
+                with self._group():
+                    for kind, text, code in fenced_segments(finished):
+                        if kind == "code":
+                            code_block(text, code)
+                        else:
+                            MarkdownText(text)
             self._tail_stale = True  # the tail changed: it starts later now
+
+    def _group(self) -> ui.element:
+        """The group the next finished block joins: a container's update lists all its children, so a full
+        one is followed by a new one."""
+        if self.frozen is None or len(self.frozen.default_slot.children) >= GROUP_SIZE:
+            with self.body:
+                self.frozen = frozen_group()
+            self.tail.root.move(self.body)  # the tail stays last
+        return self.frozen
 
     def _finish(self, message: Message) -> None:
         if self._timer is not None:
@@ -271,6 +281,7 @@ class AnswerView:
             self._timer = None
         self.job = None
         self.message = message
+        self.tail.close(self.splitter.tail)
         self.thinking.set_visibility(False)
         self._update_steps(message.steps)  # a step still running when the answer stopped is cut off
         if self.reasoning is not None:

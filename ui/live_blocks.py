@@ -13,8 +13,9 @@ import re
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from ui.markdown_blocks import open_fence, open_table
-from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh
+from ui.live_paragraph import LiveParagraph, opens_paragraph
+from ui.markdown_blocks import fenced_segments, open_fence, open_table
+from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh, render_markdown
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 4× the code and would have to be sent again once the fence closes.
@@ -189,11 +190,12 @@ def _without_rows(html: str) -> str:
 
 
 class LiveTail:
-    """The answer's open block: append-only for code fences and tables, re-rendered otherwise."""
+    """The answer's open block: append-only for code fences, tables and paragraphs, re-rendered otherwise."""
 
     def __init__(self) -> None:
-        self.block: LiveCode | LiveTable | None = None
+        self.block: LiveCode | LiveTable | LiveParagraph | None = None
         self._plain_from = -1  # where a block starts that is re-rendered whole after all
+        self._no_paragraph_from = -1  # where a block starts that is no paragraph after all (maybe a table)
         self.root, self.markdown = self._new_root()
 
     def start_after(self) -> None:
@@ -204,8 +206,12 @@ class LiveTail:
     @staticmethod
     def _new_root() -> tuple[ui.element, MarkdownText]:
         with ui.element("div") as root:
-            # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
-            return root, MarkdownText(cache=False)
+            return root, LiveTail._new_markdown()
+
+    @staticmethod
+    def _new_markdown() -> MarkdownText:
+        # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
+        return MarkdownText(cache=False)
 
     def show(self, tail: str, start: int) -> None:
         """Show `tail`, the open part of the answer, which starts at `start` in the answer."""
@@ -215,23 +221,58 @@ class LiveTail:
                     self.block = LiveCode(fence[0])
                 elif table := open_table(tail):
                     self.block = LiveTable(table[0])
+                elif start != self._no_paragraph_from and opens_paragraph(tail):
+                    self.block = LiveParagraph()
         if self.block is not None:
-            body = (open_fence(tail) if isinstance(self.block, LiveCode) else open_table(tail)) or ("", "")
-            if self.block.show(body[1]):
+            if isinstance(self.block, LiveParagraph):
+                body = tail
+            else:
+                body = (open_fence(tail) if isinstance(self.block, LiveCode) else open_table(tail)) or ("", "")
+                body = body[1]
+            if self.block.show(body):
                 self.markdown.set_markdown("")
                 return
+            if isinstance(self.block, LiveParagraph):
+                self._no_paragraph_from = start  # it may still open a table: look again next time
+            else:
+                self._plain_from = start
             self.block.root.delete()
             self.block = None
-            self._plain_from = start
         self.markdown.set_markdown(tail)
+
+    def close(self, tail: str) -> None:
+        """The answer (or its text before a step) ended with `tail` open: make sure it shows what `tail` renders
+        to (an open paragraph's pieces may differ from the whole, rarely)."""
+        if isinstance(self.block, LiveParagraph) and not self.block.matches(tail):
+            self.block.root.delete()
+            self.block = None
+            self.markdown.set_markdown(tail)
 
     def take(self, finished: str) -> tuple[ui.element | None, str]:
         """The open block is finished and starts `finished`: the element that shows it for good (None if it
-        must be rendered like any finished block) and the finished text after it."""
+        must be rendered like any finished block) and the finished text after it.
+
+        A paragraph's element, or the re-rendered element when it already shows all of `finished`, is small:
+        the caller moves it to the finished blocks. The tail goes on in a new element.
+        """
         block, self.block = self.block, None
         if block is None:
-            return None, finished
+            if not self._shows(finished):
+                return None, finished
+            kept, kept.markdown = self.markdown, finished
+            with self.root:
+                self.markdown = self._new_markdown()
+            return kept, ""
         element, rest = block.finish(finished)
         if element is None:
             block.root.delete()
         return element, rest
+
+    def _shows(self, finished: str) -> bool:
+        """Whether the re-rendered element already shows `finished` as a finished block would (no code fence)."""
+        segments = fenced_segments(finished)
+        return (
+            bool(self.markdown.markdown)
+            and [kind for kind, _, _ in segments] == ["markdown"]
+            and self.markdown.content == render_markdown(finished)
+        )
