@@ -2,8 +2,9 @@
 
 A live view pulls new text from its `AnswerJob` on a short timer. Each flush moves finished
 Markdown blocks into elements of their own that are never sent again (closed code fences
-get a copy button) and updates only the open tail, append-only where it is a code fence or
-a table (`ui.live_blocks`), so an answer of N chunks costs O(flushes) updates and O(answer)
+get a copy button) and updates only the open tail, append-only where it is a code fence,
+a table, a paragraph or a tight list (`ui.live_blocks`, `ui.live_text`); a block shown append-only
+joins the finished ones as it is, so an answer of N chunks costs O(flushes) updates and O(answer)
 bytes, not O(N²), whatever its shape. The model's reasoning, if any, streams the same way (append-only)
 into a "Thinking" section above the answer (`ui.thinking_view`), never into the answer's body. An agent's
 tool calls are cards in the body (`ui.step_view`), each where it happened: the text before a card is
@@ -23,7 +24,7 @@ from llm.steps import Step
 from llm.streaming import figures_line
 from ui.jobs import AnswerJob
 from ui.live_blocks import LiveTail, code_block
-from ui.live_paragraph import ParagraphView
+from ui.live_text import PiecesView
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
 from ui.step_view import StepCard
@@ -51,8 +52,12 @@ SIGNAL_TEXT = {
 
 
 def frozen_group() -> ui.element:
-    """A container of finished blocks; screen readers hear each block once, not every chunk of the open one."""
-    return ui.element("div").props('aria-live="polite" aria-relevant="additions"')
+    """A container of finished blocks; screen readers hear each block once, not every chunk of the open one.
+
+    The live region's attributes are on an outer element: the inner one, updated whenever a block joins,
+    carries only its children's ids."""
+    with ui.element("div").props('aria-live="polite" aria-relevant="additions"'):
+        return ui.element("div")
 
 
 def summary_line(message: Message) -> str:
@@ -240,7 +245,7 @@ class AnswerView:
 
     def _rerender_pause(self) -> float:
         """Seconds before the open block is re-rendered again: longer the larger it is, when it is re-rendered
-        whole (a long list); 0 when it grows append-only (a code fence, a table) or is small."""
+        whole (a long quote); 0 when it grows append-only (a code fence, a table, a paragraph, a list) or is small."""
         rerendered = 0 if self.tail.block is not None else len(self.splitter.tail)
         return min(MAX_RERENDER_PAUSE, rerendered / TAIL_CHARS_PER_SECOND)
 
@@ -249,7 +254,7 @@ class AnswerView:
             self.thinking.set_visibility(False)
         if finished := self.splitter.take_finished():
             shown, finished = self.tail.take(finished)
-            if isinstance(shown, (ParagraphView, MarkdownText)):
+            if isinstance(shown, (PiecesView, MarkdownText)):
                 # Already on the page as it renders: it joins the finished blocks without being sent again.
                 shown.move(self._group())
             elif shown is not None:

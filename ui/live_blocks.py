@@ -2,8 +2,9 @@
 
 An open code fence is shown as plain lines, added in small groups that are never sent again;
 an open table as row groups that join one grid of columns. So a 4,000-line file or a
-1,000-row table costs O(answer) bytes and CPU, not O(answer²). Any other open block (a
-paragraph, a list) is re-rendered whole, less often the larger it is (see `ui.answer_view`).
+1,000-row table costs O(answer) bytes and CPU, not O(answer²). An open paragraph or tight
+list grows by pieces too (`ui.live_text`). Any other open block (a heading, a quote, a loose or
+nested list) is re-rendered whole, less often the larger it is (see `ui.answer_view`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from ui.live_paragraph import LiveParagraph, opens_paragraph
+from ui.live_text import LiveList, LiveParagraph, LivePieces, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
 from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh, render_markdown
 
@@ -190,28 +191,29 @@ def _without_rows(html: str) -> str:
 
 
 class LiveTail:
-    """The answer's open block: append-only for code fences, tables and paragraphs, re-rendered otherwise."""
+    """The answer's open block: append-only for code fences, tables, paragraphs and lists, re-rendered otherwise."""
 
     def __init__(self) -> None:
-        self.block: LiveCode | LiveTable | LiveParagraph | None = None
+        self.block: LiveCode | LiveTable | LivePieces | None = None
         self._plain_from = -1  # where a block starts that is re-rendered whole after all
-        self._no_paragraph_from = -1  # where a block starts that is no paragraph after all (maybe a table)
-        self.root, self.markdown = self._new_root()
+        self._not_text_from = -1  # where a block starts that is no plain paragraph or list after all
+        self.root = ui.element("div")
+        self.markdown: MarkdownText | None = None  # the open block re-rendered whole, made when one is shown
 
     def start_after(self) -> None:
         """Leave the current element to the finished part of the answer and go on in a new one after it."""
         with self.root.parent_slot.parent:  # type: ignore[union-attr]
-            self.root, self.markdown = self._new_root()
+            self.root = ui.element("div")
+        self.markdown = None
 
-    @staticmethod
-    def _new_root() -> tuple[ui.element, MarkdownText]:
-        with ui.element("div") as root:
-            return root, LiveTail._new_markdown()
-
-    @staticmethod
-    def _new_markdown() -> MarkdownText:
-        # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
-        return MarkdownText(cache=False)
+    def _show_markdown(self, text: str) -> None:
+        if self.markdown is None:
+            if not text:
+                return
+            with self.root:
+                # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
+                self.markdown = MarkdownText(cache=False)
+        self.markdown.set_markdown(text)
 
     def show(self, tail: str, start: int) -> None:
         """Show `tail`, the open part of the answer, which starts at `start` in the answer."""
@@ -221,58 +223,61 @@ class LiveTail:
                     self.block = LiveCode(fence[0])
                 elif table := open_table(tail):
                     self.block = LiveTable(table[0])
-                elif start != self._no_paragraph_from and opens_paragraph(tail):
+                elif start != self._not_text_from and opens_paragraph(tail):
                     self.block = LiveParagraph()
+                elif start != self._not_text_from and opens_list(tail) and (shown := list_html(tail)):
+                    self.block = LiveList(shown[0])
         if self.block is not None:
-            if isinstance(self.block, LiveParagraph):
+            if isinstance(self.block, LivePieces):
                 body = tail
             else:
                 body = (open_fence(tail) if isinstance(self.block, LiveCode) else open_table(tail)) or ("", "")
                 body = body[1]
             if self.block.show(body):
-                self.markdown.set_markdown("")
+                self._show_markdown("")
                 return
-            if isinstance(self.block, LiveParagraph):
-                self._no_paragraph_from = start  # it may still open a table: look again next time
+            if isinstance(self.block, LivePieces):
+                self._not_text_from = start  # it may still open a table: look again next time
             else:
                 self._plain_from = start
             self.block.root.delete()
             self.block = None
-        self.markdown.set_markdown(tail)
+        self._show_markdown(tail)
 
     def close(self, tail: str) -> None:
         """The answer (or its text before a step) ended with `tail` open: make sure it shows what `tail` renders
-        to (an open paragraph's pieces may differ from the whole, rarely)."""
-        if isinstance(self.block, LiveParagraph) and not self.block.matches(tail):
+        to (an open paragraph's or list's pieces may differ from the whole, rarely)."""
+        if isinstance(self.block, LivePieces) and not self.block.matches(tail):
             self.block.root.delete()
             self.block = None
-            self.markdown.set_markdown(tail)
+            self._show_markdown(tail)
 
     def take(self, finished: str) -> tuple[ui.element | None, str]:
         """The open block is finished and starts `finished`: the element that shows it for good (None if it
         must be rendered like any finished block) and the finished text after it.
 
-        A paragraph's element, or the re-rendered element when it already shows all of `finished`, is small:
+        A paragraph's or list's element, or the re-rendered element when it already shows all of `finished`, is small:
         the caller moves it to the finished blocks. The tail goes on in a new element.
         """
         block, self.block = self.block, None
         if block is None:
-            if not self._shows(finished):
+            kept, self.markdown = self.markdown, None
+            if kept is None or not self._shows(kept, finished):
+                self.markdown = kept
                 return None, finished
-            kept, kept.markdown = self.markdown, finished
-            with self.root:
-                self.markdown = self._new_markdown()
+            kept.markdown = finished
             return kept, ""
         element, rest = block.finish(finished)
         if element is None:
             block.root.delete()
         return element, rest
 
-    def _shows(self, finished: str) -> bool:
-        """Whether the re-rendered element already shows `finished` as a finished block would (no code fence)."""
+    @staticmethod
+    def _shows(markdown: MarkdownText, finished: str) -> bool:
+        """Whether `markdown` already shows `finished` as a finished block would (no code fence)."""
         segments = fenced_segments(finished)
         return (
-            bool(self.markdown.markdown)
+            bool(markdown.markdown)
             and [kind for kind, _, _ in segments] == ["markdown"]
-            and self.markdown.content == render_markdown(finished)
+            and markdown.content == render_markdown(finished)
         )

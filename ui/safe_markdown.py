@@ -199,10 +199,11 @@ class MarkdownText(ui.html):
     def __init__(self, markdown: str = "", *, cache: bool = True) -> None:
         self._render = render_markdown if cache else render_fresh
         self.markdown = markdown
-        super().__init__(self._render(markdown) if markdown else "", sanitize=True)
+        # Blank text (the blank line after a code block) renders as an empty `<p>` alone, as nothing in the whole.
+        super().__init__(self._render(markdown) if markdown.strip() else "", sanitize=True)
 
     def set_markdown(self, markdown: str) -> None:
         self.markdown = markdown
-        html = self._render(markdown) if markdown else ""
+        html = self._render(markdown) if markdown.strip() else ""
         if html != self.content:
             self.set_content(html)
