@@ -14,15 +14,13 @@ import re
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from ui.live_text import LiveList, LiveParagraph, LivePieces, list_html, opens_list, opens_paragraph
+from ui.live_text import PIECES_PER_GROUP, LiveList, LiveParagraph, LivePieces, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
 from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh, render_markdown
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 4× the code and would have to be sent again once the fence closes.
 HIGHLIGHT_MAX_LINES = 200
-#: Appended pieces per group: a container's update lists all its children, so groups keep it short.
-PIECES_PER_GROUP = 16
 #: Rows up to which a table's last group takes more rows (and is sent again); beyond, a new group starts.
 ROWS_PER_GROUP = 16
 

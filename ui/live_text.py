@@ -19,6 +19,10 @@ from nicegui.elements.mixins.text_element import TextElement
 
 from ui.safe_markdown import render_fresh, render_markdown
 
+#: Pieces per element: a container's update lists all its children, so past this many the pieces go into
+#: groups of this many (a long paragraph or list would otherwise re-send a long list of ids with each piece).
+PIECES_PER_GROUP = 16
+
 _PARAGRAPH = re.compile(r"<p>(.*)</p>\n", re.S)
 #: What the text after a cut may start with: it then renders alone as it does after the words before it
 #: (no list marker, heading, quote, code or table line).
@@ -115,9 +119,12 @@ class LivePieces:
     """An open block: its settled pieces, then one piece for the part that may still change."""
 
     piece_tag = "span"
+    #: The element of a group of pieces: it does not change how they are laid out (see `ui.styles`).
+    group_tag = "span"
 
     def __init__(self, tag: str) -> None:
         self.root = PiecesView(tag)
+        self._group: ui.element | None = None  # where new pieces go once the root is full
         self._settled = 0  # characters of the block in settled pieces
         self._html: list[str] = []  # the HTML of the settled pieces
         self._open: ui.element | None = None  # the piece showing the part after them
@@ -173,12 +180,21 @@ class LivePieces:
             self._open.delete()
             self._open = None
         if self._open is None:
-            with self.root:
+            with self._parent():
                 self._open = _piece(html, self.piece_tag)
         elif isinstance(self._open, TextElement):
             self._open.set_text(unescape(html))
         elif isinstance(self._open, ui.html):
             self._open.set_content(html)
+
+    def _parent(self) -> ui.element:
+        """Where a new piece goes: the root while it has room, then groups in it."""
+        if self._group is None and len(self.root.default_slot.children) < PIECES_PER_GROUP:
+            return self.root
+        if self._group is None or len(self._group.default_slot.children) >= PIECES_PER_GROUP:
+            with self.root:
+                self._group = ui.element(self.group_tag).classes("piece-group")
+        return self._group
 
 
 class LiveParagraph(LivePieces):
@@ -205,6 +221,7 @@ class LiveList(LivePieces):
     """An open tight list: its finished items, then the item being written."""
 
     piece_tag = "li"
+    group_tag = "div"
 
     def __init__(self, opening: str) -> None:
         tag = opening[1:3]
