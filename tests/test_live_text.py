@@ -17,7 +17,7 @@ from nicegui.testing import User
 from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, marked, send, serve, status_text, wait_for
 from ui.live_text import PiecesView, list_html, opens_list, opens_paragraph, paragraph_html, settle_point
-from ui.safe_markdown import MarkdownText, SafeMarkdown, render_markdown
+from ui.safe_markdown import MarkdownText, PlainMarkup, SafeMarkdown, plain_markup, render_markdown
 
 #: Paragraphs and lists of every kind next to what they may turn into.
 TEXT = """\
@@ -71,7 +71,7 @@ Last paragraph with the final words.
 def piece_html(element: Element) -> str:
     if isinstance(element, TextElement) and not isinstance(element, ui.html):
         return escape(element.text, quote=False)
-    if isinstance(element, ui.html):
+    if isinstance(element, (ui.html, PlainMarkup)):
         return element.content
     raise AssertionError(f"not a piece: {element}")
 
@@ -182,8 +182,10 @@ async def test_model_html_in_pieces_stays_inert(user: User) -> None:
     await stream(user, chunked(hostile, 5), rate=400)
     pieces = [child for view in pieces_views(user) for child in view.default_slot.children]
     assert pieces
-    html = "".join(p.content for p in pieces if isinstance(p, ui.html))
+    html = "".join(p.content for p in pieces if isinstance(p, (ui.html, PlainMarkup)))
     assert all(p.props["sanitize"] for p in pieces if isinstance(p, ui.html))
+    assert all(plain_markup(p.content) for p in pieces if isinstance(p, PlainMarkup))
+    assert any(isinstance(p, ui.html) for p in pieces)  # the link needs the browser's sanitizing too
     assert set(re.findall(r"<(\w+)", html)) <= {"strong", "a"}, html
     assert re.findall(r"<a [^>]*>", html) == ['<a href="#">'] and "javascript:" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in "".join(piece_html(p) for p in pieces)  # shown as text
@@ -213,3 +215,14 @@ def test_paragraphs_and_lists_are_read_from_their_rendering() -> None:
     assert opens_paragraph("Text") and opens_paragraph("**Bold** start") and not opens_paragraph("- item")
     assert not opens_paragraph("a | b") and not opens_paragraph("# Heading") and not opens_paragraph("1. x")
     assert opens_list("- item") and opens_list("12. item") and not opens_list("- ") and not opens_list("-x")
+
+
+async def test_plain_markup_is_only_emphasis_and_code_without_attributes(user: User) -> None:
+    assert plain_markup("a <strong>b</strong> <em>c</em> <code>&lt;d&gt;</code><br />e")
+    serve(FakeStreamingChatModel(pieces=["x"], rate=0))
+    await user.open("/")
+    assert user.client is not None
+    for html in ('<a href="#">x</a>', "<strong onclick=x>y</strong>", "<img src=x>", "<math>x</math>", "<STRONG>"):
+        assert not plain_markup(html)
+        with user.client, pytest.raises(ValueError):
+            PlainMarkup(html)

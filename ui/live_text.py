@@ -2,11 +2,11 @@
 
 A block that is re-rendered whole on every flush costs its size once per flush, and once more when
 it is finished. Here each flush adds what can no longer change as a piece: a paragraph's settled
-words as spans inside one `<p>`, a list's finished items as `<li>` elements of one list (a text
-element, or sanitized HTML where it holds markup such as `<strong>`). Only the part after the last
-piece is rendered again. When the block ends, the pieces together are checked against the whole
-block's rendering; if they differ, it is rendered anew, so what stays on the page is always what
-the whole text renders to.
+words as spans inside one `<p>`, a list's finished items as `<li>` elements of one list. A piece is
+a text element, or `PlainMarkup` where its HTML has only emphasis and code tags, or else sanitized
+`ui.html`. Only the part after the last piece is rendered again. When the block ends, the pieces
+together are checked against the whole block's rendering; if they differ, it is rendered anew, so
+what stays on the page is always what the whole text renders to.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from html import unescape
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from ui.safe_markdown import render_fresh, render_markdown
+from ui.safe_markdown import PlainMarkup, plain_markup, render_fresh, render_markdown
 
 #: Pieces per element: a container's update lists all its children, so past this many the pieces go into
 #: groups of this many (a long paragraph or list would otherwise re-send a long list of ids with each piece).
@@ -109,10 +109,20 @@ class PiecesView(ui.element):
         return self.markdown
 
 
+def _piece_kind(html: str) -> type[ui.element]:
+    """Text, plain emphasis (checked on the server) or other markup (sanitized in the browser as well)."""
+    if "<" not in html:
+        return TextElement
+    return PlainMarkup if plain_markup(html) else ui.html
+
+
 def _piece(html: str, tag: str) -> ui.element:
-    if "<" in html:  # markdown2's escaped rendering, which the browser sanitizes again
-        return ui.html(html, sanitize=True, tag=tag)
-    return TextElement(tag=tag, text=unescape(html))
+    kind = _piece_kind(html)
+    if kind is TextElement:
+        return TextElement(tag=tag, text=unescape(html))
+    if kind is PlainMarkup:
+        return PlainMarkup(html, tag=tag)
+    return ui.html(html, sanitize=True, tag=tag)  # markdown2's escaped rendering, sanitized again
 
 
 class LivePieces:
@@ -175,8 +185,7 @@ class LivePieces:
 
     def _put(self, html: str) -> None:
         """Show `html` in the open piece, or in a new one at the end."""
-        plain = "<" not in html
-        if self._open is not None and plain != isinstance(self._open, TextElement):
+        if self._open is not None and type(self._open) is not _piece_kind(html):
             self._open.delete()
             self._open = None
         if self._open is None:
@@ -184,7 +193,7 @@ class LivePieces:
                 self._open = _piece(html, self.piece_tag)
         elif isinstance(self._open, TextElement):
             self._open.set_text(unescape(html))
-        elif isinstance(self._open, ui.html):
+        elif isinstance(self._open, (PlainMarkup, ui.html)):
             self._open.set_content(html)
 
     def _parent(self) -> ui.element:
