@@ -24,7 +24,7 @@ from llm.steps import Step
 from llm.streaming import figures_line
 from ui.jobs import AnswerJob
 from ui.live_blocks import LiveTail, code_block
-from ui.live_text import PiecesView
+from ui.live_text import LivePieces, PiecesView
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
 from ui.step_view import StepCard
@@ -158,7 +158,8 @@ class AnswerView:
             stepped = self._feed("".join(new), steps) or stepped
             if self._timer is not None:
                 self._timer.interval = FLUSH_INTERVAL
-        if (new or self._tail_stale) and (ended or self.tail.block is not None or now >= self._tail_due):
+        appends = self.tail.block is not None and not isinstance(self.tail.block, LivePieces)
+        if (new or self._tail_stale) and (ended or appends or now >= self._tail_due):
             self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
             self._tail_stale = False
             self._tail_due = now + self._rerender_pause()
@@ -245,8 +246,13 @@ class AnswerView:
 
     def _rerender_pause(self) -> float:
         """Seconds before the open block is re-rendered again: longer the larger it is, when it is re-rendered
-        whole (a long quote); 0 when it grows append-only (a code fence, a table, a paragraph, a list) or is small."""
-        rerendered = 0 if self.tail.block is not None else len(self.splitter.tail)
+        whole (a long quote) or where a paragraph's words do not settle; 0 when it grows append-only (a code
+        fence, a table, a paragraph, a list) or is small."""
+        block = self.tail.block
+        if block is None:
+            rerendered = len(self.splitter.tail)
+        else:  # words that do not settle (an odd `*`, text without spaces) are rendered again
+            rerendered = block.open_chars if isinstance(block, LivePieces) else 0
         return min(MAX_RERENDER_PAUSE, rerendered / TAIL_CHARS_PER_SECOND)
 
     def _take_finished(self) -> None:

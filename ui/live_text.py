@@ -27,6 +27,8 @@ _PARAGRAPH = re.compile(r"<p>(.*)</p>\n", re.S)
 #: What the text after a cut may start with: it then renders alone as it does after the words before it
 #: (no list marker, heading, quote, code or table line).
 _STARTS_TEXT = re.compile(r"[^\W\d_]|\*\*\S|[(\"']")
+#: What stands for the settled words before a paragraph's open part when that is rendered alone.
+_CONTEXT = "a "
 #: Markup characters that pair up: words are settled only with each of them an even number of times.
 _PAIRED = "*_`~$"
 #: The first line of a list item at column 0, as markdown2 reads it (`1)` is no item there).
@@ -74,26 +76,30 @@ def settle_point(text: str) -> int:
     """The end of the longest prefix of `text` whose words cannot change with what follows (0 if none).
 
     A cut is after one space (two before a line break are a `<br>`), before a word or at the end, and
-    leaves no markup open before it: no backslash, paired characters and brackets balanced.
+    leaves no markup open before it: runs of each delimiter (`**`, `` ` ``, `$`...) come in pairs and
+    brackets are balanced (an escaped character counts for nothing).
     """
     best = 0
     counts = dict.fromkeys(_PAIRED + "[]<>", 0)
-    for index, char in enumerate(text):
+    index = 0
+    while index < len(text):
+        char = text[index]
+        index += 1
         if char == "\\":
-            break
-        if char in counts:
-            counts[char] += 1
-        cut = index + 1
+            index += 1  # `\*`, `\$`, `\alpha`: the next character pairs with nothing
+            continue
+        if char in counts and not (char in _PAIRED and text[index - 2 : index - 1] == char and index > 1):
+            counts[char] += 1  # a run of one delimiter (`**`) counts once
         if (
             char == " "
-            and index > 0
-            and text[index - 1] not in " \n"
-            and (cut == len(text) or _STARTS_TEXT.match(text, cut))
+            and index > 1
+            and text[index - 2] not in " \n"
+            and (index == len(text) or _STARTS_TEXT.match(text, index))
             and all(counts[c] % 2 == 0 for c in _PAIRED)
             and counts["["] == counts["]"]
             and counts["<"] == counts[">"]
         ):
-            best = cut
+            best = index
     return best
 
 
@@ -159,6 +165,11 @@ class LivePieces:
         self.root.markdown = text
         return True
 
+    @property
+    def open_chars(self) -> int:
+        """Characters after the settled pieces, rendered again on each flush."""
+        return len(self.root.markdown) - self._settled
+
     def whole_html(self) -> str:
         """What the whole block renders to when it shows what the pieces show."""
         raise NotImplementedError
@@ -216,14 +227,22 @@ class LiveParagraph(LivePieces):
         return f"<p>{''.join(self._html + self._open_html)}</p>\n"
 
     def _parts(self, rest: str) -> tuple[list[str], int, str] | None:
-        html = paragraph_html(rest)
+        html = self._html_after_settled(rest)
         if html is None:
             return None
         if cut := settle_point(rest):
-            settled = html if cut == len(rest) else paragraph_html(rest[:cut])
+            settled = html if cut == len(rest) else self._html_after_settled(rest[:cut])
             if settled and html.startswith(settled):
                 return [settled], cut, html[len(settled) :]
         return [], 0, html
+
+    def _html_after_settled(self, text: str) -> str | None:
+        """The HTML of `text` where it stands: after the settled words, if any (after a word, a `*` or a `1.`
+        that starts it is no list marker)."""
+        if not self._settled:
+            return paragraph_html(text)
+        html = paragraph_html(_CONTEXT + text)
+        return html[len(_CONTEXT) :] if html is not None and html.startswith(_CONTEXT) else None
 
 
 class LiveList(LivePieces):
