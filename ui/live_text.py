@@ -104,7 +104,7 @@ def settle_point(text: str) -> int:
 
 
 class PiecesView(ui.element):
-    """A `<p>` or a list whose content is in pieces: text elements, or sanitized HTML where they hold markup."""
+    """A `<p>` or a list whose content is in pieces (see `_piece_kind`), in groups once there are many."""
 
     def __init__(self, tag: str) -> None:
         super().__init__(tag)
