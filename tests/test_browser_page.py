@@ -14,8 +14,9 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from tests.support.browser import LAST_ANSWER, LAST_STATUS, PROMPT, ask, poll
 from tests.support.fake_openai import FakeOpenAIServer
-from tests.support.models import HOSTILE, LONG_CODE_LINES, LONG_TABLE_ROWS
+from tests.support.models import HOSTILE, LONG_CODE_LINES, LONG_TABLE_ROWS, MIXED_MARKDOWN
 from tests.support.servers import rivulet_process
+from ui.safe_markdown import render_markdown
 
 
 async def test_chat_flow_in_a_real_browser(browser: Any, tmp_path: Path) -> None:
@@ -201,6 +202,35 @@ async def test_long_code_and_tables_stream_into_real_elements(browser: Any, tmp_
         assert await page.evaluate(code) == shown
         assert await page.evaluate(rows) == LONG_TABLE_ROWS
         assert await page.evaluate(align) == "right"
+
+
+#: What an answer's elements show: its text (without the white space between blocks, which the page's separate
+#: elements do not have), and how many of each Markdown element (in the page or in a detached div).
+SHAPE = """(root) => {
+    const count = (tag) => root.querySelectorAll(tag).length;
+    const ol = root.querySelector('ol');
+    return {text: root.textContent.replace(/\\s+/g, ''), strong: count('strong'), em: count('em'),
+            code: count('code'), a: count('a'), li: count('li'), p: count('p'), h2: count('h2'),
+            ol: ol && ol.getAttribute('start')};
+}"""
+
+
+async def test_streamed_paragraphs_and_lists_show_what_the_whole_text_renders_to(browser: Any, tmp_path: Path) -> None:
+    with rivulet_process(
+        "--model", "py:tests.support.models:mixed_markdown", env={"RIVULET_DATA_DIR": str(tmp_path)}
+    ) as url:
+        page = await browser.new_page(viewport={"width": 1000, "height": 700})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "mixed")
+        await page.get_by_role("button", name="Regenerate").wait_for()  # the answer has ended
+        shown = await page.evaluate(f"() => ({SHAPE})([...document.querySelectorAll('.answer-body')].pop())")
+        whole = await page.evaluate(
+            f"(html) => {{ const d = document.createElement('div'); d.innerHTML = html; return ({SHAPE})(d); }}",
+            render_markdown(MIXED_MARKDOWN),
+        )
+        assert shown == whole, (shown["text"], whole["text"])
+        assert whole["strong"] > 5 and whole["li"] == 5 and whole["ol"] == "3"
 
 
 async def test_a_fast_answer_ends_scrolled_to_the_bottom(browser: Any, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 A live view pulls new text from its `LiveAnswer` on a short timer. Each flush moves finished
 Markdown blocks into elements of their own that are never sent again (closed code fences
-get a copy button) and updates only the open tail, append-only where it is a code fence or
-a table (`ui.live_blocks`), so an answer of N chunks costs O(flushes) updates and O(answer)
+get a copy button) and updates only the open tail, append-only where it is a code fence,
+a table, a paragraph or a tight list (`ui.live_blocks`, `ui.live_text`); a block shown append-only
+joins the finished ones as it is, so an answer of N chunks costs O(flushes) updates and O(answer)
 bytes, not O(N²), whatever its shape. The model's reasoning, if any, streams the same way (append-only)
 into a "Thinking" section above the answer (`ui.thinking_view`), never into the answer's body. An agent's
 tool calls are cards in the body (`ui.step_view`), each where it happened: the text before a card is
@@ -23,6 +24,7 @@ from llm.steps import Step
 from llm.streaming import figures_line
 from ui.jobs import LiveAnswer
 from ui.live_blocks import LiveTail, code_block
+from ui.live_text import LivePieces, PiecesView
 from ui.markdown_blocks import BlockSplitter, fenced_segments
 from ui.safe_markdown import MarkdownText
 from ui.step_view import StepCard
@@ -50,8 +52,12 @@ SIGNAL_TEXT = {
 
 
 def frozen_group() -> ui.element:
-    """A container of finished blocks; screen readers hear each block once, not every chunk of the open one."""
-    return ui.element("div").props('aria-live="polite" aria-relevant="additions"')
+    """A container of finished blocks; screen readers hear each block once, not every chunk of the open one.
+
+    The live region's attributes are on an outer element: the inner one, updated whenever a block joins,
+    carries only its children's ids."""
+    with ui.element("div").props('aria-live="polite" aria-relevant="additions"'):
+        return ui.element("div")
 
 
 def summary_line(message: Message) -> str:
@@ -152,7 +158,8 @@ class AnswerView:
             stepped = self._feed("".join(new), steps) or stepped
             if self._timer is not None:
                 self._timer.interval = FLUSH_INTERVAL
-        if (new or self._tail_stale) and (ended or self.tail.block is not None or now >= self._tail_due):
+        appends = self.tail.block is not None and not isinstance(self.tail.block, LivePieces)
+        if (new or self._tail_stale) and (ended or appends or now >= self._tail_due):
             self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
             self._tail_stale = False
             self._tail_due = now + self._rerender_pause()
@@ -195,6 +202,7 @@ class AnswerView:
     def _add_step(self, step: Step) -> None:
         """A card after the text so far, which is finished; the text after it starts afresh (a new message)."""
         self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+        self.tail.close(self.splitter.tail)
         self._tail_stale = False
         with self.body:
             self.step_cards.append(StepCard(step))
@@ -238,8 +246,13 @@ class AnswerView:
 
     def _rerender_pause(self) -> float:
         """Seconds before the open block is re-rendered again: longer the larger it is, when it is re-rendered
-        whole (a long list); 0 when it grows append-only (a code fence, a table) or is small."""
-        rerendered = 0 if self.tail.block is not None else len(self.splitter.tail)
+        whole (a long quote) or where a paragraph's words do not settle; 0 when it grows append-only (a code
+        fence, a table, a paragraph, a list) or is small."""
+        block = self.tail.block
+        if block is None:
+            rerendered = len(self.splitter.tail)
+        else:  # words that do not settle (an odd `*`, text without spaces) are rendered again
+            rerendered = block.open_chars if isinstance(block, LivePieces) else 0
         return min(MAX_RERENDER_PAUSE, rerendered / TAIL_CHARS_PER_SECOND)
 
     def _take_finished(self) -> None:
@@ -247,23 +260,31 @@ class AnswerView:
             self.thinking.set_visibility(False)
         if finished := self.splitter.take_finished():
             shown, finished = self.tail.take(finished)
-            if shown:
-                # The block stays where it streamed (moving a large element would rebuild it in the
+            if isinstance(shown, (PiecesView, MarkdownText)):
+                # Already on the page as it renders: it joins the finished blocks without being sent again.
+                shown.move(self._group())
+            elif shown is not None:
+                # A long block stays where it streamed (moving a large element would rebuild it in the
                 # browser): the tail's element joins the finished part, a new tail starts after it.
                 self.tail.start_after()
                 self.frozen = None
-            # A container's update lists all its children: a new group keeps it short.
-            if finished and (self.frozen is None or len(self.frozen.default_slot.children) >= GROUP_SIZE):
-                with self.body:
-                    self.frozen = frozen_group()
-                self.tail.root.move(self.body)  # the tail stays last (it is small: no block is open)
-            with self.frozen or self.body:
-                for kind, text, code in fenced_segments(finished):
-                    if kind == "code":
-                        code_block(text, code)
-                    else:
-                        MarkdownText(text)
+            if finished:
+                with self._group():
+                    for kind, text, code in fenced_segments(finished):
+                        if kind == "code":
+                            code_block(text, code)
+                        else:
+                            MarkdownText(text)
             self._tail_stale = True  # the tail changed: it starts later now
+
+    def _group(self) -> ui.element:
+        """The group the next finished block joins: a container's update lists all its children, so a full
+        one is followed by a new one."""
+        if self.frozen is None or len(self.frozen.default_slot.children) >= GROUP_SIZE:
+            with self.body:
+                self.frozen = frozen_group()
+            self.tail.root.move(self.body)  # the tail stays last
+        return self.frozen
 
     def _finish(self, message: Message) -> None:
         if self._timer is not None:
@@ -271,6 +292,7 @@ class AnswerView:
             self._timer = None
         self.job = None
         self.message = message
+        self.tail.close(self.splitter.tail)
         self.thinking.set_visibility(False)
         self._update_steps(message.steps)  # a step still running when the answer stopped is cut off
         if self.reasoning is not None:

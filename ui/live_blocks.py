@@ -2,8 +2,9 @@
 
 An open code fence is shown as plain lines, added in small groups that are never sent again;
 an open table as row groups that join one grid of columns. So a 4,000-line file or a
-1,000-row table costs O(answer) bytes and CPU, not O(answer²). Any other open block (a
-paragraph, a list) is re-rendered whole, less often the larger it is (see `ui.answer_view`).
+1,000-row table costs O(answer) bytes and CPU, not O(answer²). An open paragraph or tight
+list grows by pieces too (`ui.live_text`). Any other open block (a heading, a quote, a loose or
+nested list) is re-rendered whole, less often the larger it is (see `ui.answer_view`).
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import re
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from ui.markdown_blocks import open_fence, open_table
-from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh
+from ui.live_text import PIECES_PER_GROUP, LiveList, LiveParagraph, LivePieces, list_html, opens_list, opens_paragraph
+from ui.markdown_blocks import fenced_segments, open_fence, open_table
+from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh, render_markdown
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 4× the code and would have to be sent again once the fence closes.
 HIGHLIGHT_MAX_LINES = 200
-#: Appended pieces per group: a container's update lists all its children, so groups keep it short.
-PIECES_PER_GROUP = 16
 #: Rows up to which a table's last group takes more rows (and is sent again); beyond, a new group starts.
 ROWS_PER_GROUP = 16
 
@@ -189,23 +189,29 @@ def _without_rows(html: str) -> str:
 
 
 class LiveTail:
-    """The answer's open block: append-only for code fences and tables, re-rendered otherwise."""
+    """The answer's open block: append-only for code fences, tables, paragraphs and lists, re-rendered otherwise."""
 
     def __init__(self) -> None:
-        self.block: LiveCode | LiveTable | None = None
+        self.block: LiveCode | LiveTable | LivePieces | None = None
         self._plain_from = -1  # where a block starts that is re-rendered whole after all
-        self.root, self.markdown = self._new_root()
+        self._not_text_from = -1  # where a block starts that is no plain paragraph or list after all
+        self.root = ui.element("div")
+        self.markdown: MarkdownText | None = None  # the open block re-rendered whole, made when one is shown
 
     def start_after(self) -> None:
         """Leave the current element to the finished part of the answer and go on in a new one after it."""
         with self.root.parent_slot.parent:  # type: ignore[union-attr]
-            self.root, self.markdown = self._new_root()
+            self.root = ui.element("div")
+        self.markdown = None
 
-    @staticmethod
-    def _new_root() -> tuple[ui.element, MarkdownText]:
-        with ui.element("div") as root:
-            # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
-            return root, MarkdownText(cache=False)
+    def _show_markdown(self, text: str) -> None:
+        if self.markdown is None:
+            if not text:
+                return
+            with self.root:
+                # Not cached: the tail changes on every flush, a cache would keep a copy of each state.
+                self.markdown = MarkdownText(cache=False)
+        self.markdown.set_markdown(text)
 
     def show(self, tail: str, start: int) -> None:
         """Show `tail`, the open part of the answer, which starts at `start` in the answer."""
@@ -215,23 +221,61 @@ class LiveTail:
                     self.block = LiveCode(fence[0])
                 elif table := open_table(tail):
                     self.block = LiveTable(table[0])
+                elif start != self._not_text_from and opens_paragraph(tail):
+                    self.block = LiveParagraph()
+                elif start != self._not_text_from and opens_list(tail) and (shown := list_html(tail)):
+                    self.block = LiveList(shown[0])
         if self.block is not None:
-            body = (open_fence(tail) if isinstance(self.block, LiveCode) else open_table(tail)) or ("", "")
-            if self.block.show(body[1]):
-                self.markdown.set_markdown("")
+            if isinstance(self.block, LivePieces):
+                body = tail
+            else:
+                body = (open_fence(tail) if isinstance(self.block, LiveCode) else open_table(tail)) or ("", "")
+                body = body[1]
+            if self.block.show(body):
+                self._show_markdown("")
                 return
+            if isinstance(self.block, LivePieces):
+                self._not_text_from = start  # it may still open a table: look again next time
+            else:
+                self._plain_from = start
             self.block.root.delete()
             self.block = None
-            self._plain_from = start
-        self.markdown.set_markdown(tail)
+        self._show_markdown(tail)
+
+    def close(self, tail: str) -> None:
+        """The answer (or its text before a step) ended with `tail` open: make sure it shows what `tail` renders
+        to (an open paragraph's or list's pieces may differ from the whole, rarely)."""
+        if isinstance(self.block, LivePieces) and not self.block.matches(tail):
+            self.block.root.delete()
+            self.block = None
+            self._show_markdown(tail)
 
     def take(self, finished: str) -> tuple[ui.element | None, str]:
         """The open block is finished and starts `finished`: the element that shows it for good (None if it
-        must be rendered like any finished block) and the finished text after it."""
+        must be rendered like any finished block) and the finished text after it.
+
+        A paragraph's or list's element, or the re-rendered element when it already shows all of `finished`, is small:
+        the caller moves it to the finished blocks. The tail goes on in a new element.
+        """
         block, self.block = self.block, None
         if block is None:
-            return None, finished
+            kept, self.markdown = self.markdown, None
+            if kept is None or not self._shows(kept, finished):
+                self.markdown = kept
+                return None, finished
+            kept.markdown = finished
+            return kept, ""
         element, rest = block.finish(finished)
         if element is None:
             block.root.delete()
         return element, rest
+
+    @staticmethod
+    def _shows(markdown: MarkdownText, finished: str) -> bool:
+        """Whether `markdown` already shows `finished` as a finished block would (no code fence)."""
+        segments = fenced_segments(finished)
+        return (
+            bool(markdown.markdown)
+            and [kind for kind, _, _ in segments] == ["markdown"]
+            and markdown.content == render_markdown(finished)
+        )

@@ -173,6 +173,15 @@ def render_fresh(text: str) -> str:
     return html
 
 
+#: Tags markdown2 writes for emphasis and code, with no attributes: they can carry no script, style or link.
+_PLAIN_TAGS = re.compile(r"</?(?:strong|em|code)>|<br />")
+
+
+def plain_markup(html: str) -> bool:
+    """Whether `html` holds no tag but `_PLAIN_TAGS` (its text is markdown2's escaped text)."""
+    return "<" not in _PLAIN_TAGS.sub("", html)
+
+
 @lru_cache(maxsize=512)
 def render_markdown(text: str) -> str:
     """The HTML of `text` as the page shows it (finished blocks: the same ones recur in every tab)."""
@@ -199,10 +208,35 @@ class MarkdownText(ui.html):
     def __init__(self, markdown: str = "", *, cache: bool = True) -> None:
         self._render = render_markdown if cache else render_fresh
         self.markdown = markdown
-        super().__init__(self._render(markdown) if markdown else "", sanitize=True)
+        # Blank text (the blank line after a code block) renders as an empty `<p>` alone, as nothing in the whole.
+        super().__init__(self._render(markdown) if markdown.strip() else "", sanitize=True)
 
     def set_markdown(self, markdown: str) -> None:
         self.markdown = markdown
-        html = self._render(markdown) if markdown else ""
+        html = self._render(markdown) if markdown.strip() else ""
         if html != self.content:
             self.set_content(html)
+
+
+class PlainMarkup(ui.element):
+    """HTML made only of attribute-free emphasis and code tags (checked here), in an element with no other props.
+
+    Such HTML needs no sanitizing in the browser (anything else goes to `ui.html(sanitize=True)`), so its
+    updates carry only the HTML: a streamed paragraph has one of these for each piece with bold words.
+    """
+
+    def __init__(self, html: str, *, tag: str = "span") -> None:
+        if not plain_markup(html):
+            raise ValueError("not plain markup")
+        super().__init__(tag)
+        self._props["innerHTML"] = html
+
+    @property
+    def content(self) -> str:
+        return self._props["innerHTML"]
+
+    def set_content(self, html: str) -> None:
+        if not plain_markup(html):
+            raise ValueError("not plain markup")
+        self._props["innerHTML"] = html
+        self.update()

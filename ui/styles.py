@@ -27,6 +27,8 @@ PAGE_CSS = """
 .answer-body .live-table { display: table; border-collapse: collapse; }
 .answer-body .live-table > div, .answer-body .live-table table, .answer-body .live-table thead,
 .answer-body .live-table tbody { display: contents; }
+/* A long paragraph's or list's pieces in groups (ui/live_text.py): laid out as if they were not grouped. */
+.answer-body .piece-group { display: contents; }
 .answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
   opacity: 0.85; }
 .answer-body img { max-width: 100%; }

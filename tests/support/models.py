@@ -89,6 +89,21 @@ def long_blocks() -> FakeStreamingChatModel:
     return FakeStreamingChatModel(pieces=re.findall(r".{1,8}", LONG_BLOCKS, re.S), rate=2000)
 
 
+MIXED_MARKDOWN = (
+    "## Part one\n\n"
+    + "A paragraph with **bold words**, *emphasis*, `code <b>` and a [link](https://example.org) that goes on " * 6
+    + "to its end.\n\n- an item with **bold**\n- a second item with `code`\n- a third one\n\n"
+    + "Between the lists.\n\n3. third\n4. fourth *step*\n\n"
+    + "Another paragraph, long enough to take several flushes, with a_snake_case_name and $5 prices. " * 4
+    + "\n\nThe end.\n"
+)
+
+
+def mixed_markdown() -> FakeStreamingChatModel:
+    """Paragraphs and lists with emphasis, code and links, in pieces of a few characters (issue 13's W2 shape)."""
+    return FakeStreamingChatModel(pieces=re.findall(r".{1,5}", MIXED_MARKDOWN, re.S), rate=400)
+
+
 class EchoFake(RecordingFake):
     """Streams the last user message back, word by word (to check text round-trips exactly)."""
 

@@ -14,6 +14,7 @@ from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.chat_page import PageServices, register_pages
 from ui.live_blocks import CodeView, TableView
+from ui.live_text import PiecesView
 from ui.safe_markdown import MarkdownText
 
 
@@ -41,7 +42,7 @@ def _shown_markdown(element: Element) -> list[str]:
         return [element.content]
     if isinstance(element, MarkdownText):
         return [element.markdown]
-    if isinstance(element, (CodeView, TableView)):
+    if isinstance(element, (CodeView, TableView, PiecesView)):
         return [element.source()]
     return [text for child in element.default_slot.children for text in _shown_markdown(child)]
 
