@@ -391,6 +391,27 @@ async def test_a_change_made_while_the_listener_was_cut_off_is_read_after_it_sub
     await wait_for(lambda: "quiet" in one.conversations("b"))
 
 
+async def test_a_delete_made_while_the_listener_was_cut_off_stays_deleted(
+    instances: Any, redis_server: RedisServer
+) -> None:
+    import redis
+
+    one, two = instances
+    one.save("b", record("doomed", "to be deleted"))
+    await one.flush()
+    await wait_for(lambda: "doomed" in two.conversations("b"))
+    with redis.Redis(port=redis_server.port, decode_responses=True) as client:
+        assert client.client_kill_filter(_type="pubsub") >= 2  # every listener loses its connection
+        client.delete("rivulet:conv:b:doomed")  # deleted by a third instance, while nobody listens
+        client.zrem("rivulet:convs:b", "doomed")
+        client.set("rivulet:conv:b:marker", json.dumps(record("marker", "after the delete")))
+        client.zadd("rivulet:convs:b", {"marker": time.time()})
+    await wait_for(lambda: "marker" in one.conversations("b") and "marker" in two.conversations("b"))
+    assert "doomed" not in one.conversations("b") and "doomed" not in two.conversations("b")
+    with redis.Redis(port=redis_server.port, decode_responses=True) as client:
+        assert not client.exists("rivulet:conv:b:doomed"), "a reconnected instance brought the deleted one back"
+
+
 async def test_writes_during_an_outage_reach_redis_when_it_is_back_even_empty(
     instances: Any, redis_server: RedisServer
 ) -> None:

@@ -10,8 +10,9 @@ A save is one MULTI/EXEC (SET + ZADD + PUBLISH; a delete DEL + ZREM + PUBLISH), 
 conversations of one browser never overwrite each other. Writes leave the page at once and go out from a
 background task; what Redis refused (an outage) stays pending and goes out when it is back. Each instance
 listens to every browser's channel; after each (re)subscription it reads again what it holds, so a change
-published while it was not listening is not lost. A Redis that came back empty gets back what the instances
-hold (written only where Redis has nothing, so no newer write is undone).
+published while it was not listening is not lost. A Redis that restarted (a new run id) gets back what the
+instances hold (written only where Redis has nothing, so no newer write is undone); after a mere reconnection,
+what Redis lacks was deleted elsewhere and stays deleted.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ class RedisConversations(MemoryConversations):
 
     # -- listening -----------------------------------------------------------------------------------------------
     async def _listen_loop(self) -> None:
-        restore = False  # only after a reconnection: the first read finds nothing held yet
+        run_id: str | None = None  # the Redis server's run (a new one after each restart)
         while True:
             pubsub = self.client.pubsub()
             try:
@@ -264,8 +265,11 @@ class RedisConversations(MemoryConversations):
                     if message is None:
                         continue
                     if message["type"] == "psubscribe":
-                        await self._reload(restore=restore)  # after subscribing: no change falls in between
-                        restore = True
+                        # Only a Redis that restarted (maybe empty) gets back what is held here; after a mere
+                        # reconnection what Redis lacks was deleted elsewhere meanwhile, and stays deleted.
+                        now = str((await self.client.info("server")).get("run_id", ""))
+                        restarted, run_id = run_id is not None and now != run_id, now
+                        await self._reload(restore=restarted)  # after subscribing: no change falls in between
                         if not self.channels:
                             self.listening.set()
                     elif message["type"] == "subscribe":
