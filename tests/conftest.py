@@ -91,6 +91,23 @@ async def browser(chromium: str) -> AsyncIterator[Any]:
         yield instance
 
 
+@pytest.fixture
+def sent_bytes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """The size of every `update` message the server sends to the page, as JSON."""
+    from nicegui import core as nicegui_core
+
+    sizes: list[int] = []
+    original = nicegui_core.sio.emit
+
+    async def emit(event: str, data: Any = None, **kwargs: Any) -> Any:
+        if event == "update":
+            sizes.append(len(json.dumps(data, default=str)))
+        return await original(event, data, **kwargs)
+
+    monkeypatch.setattr(nicegui_core.sio, "emit", emit)
+    yield sizes
+
+
 @pytest.fixture(autouse=True)
 def _forget_tasks_of_closed_loops() -> None:
     """Drop NiceGUI background tasks left over from an earlier test's (closed) event loop.

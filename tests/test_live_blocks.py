@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from nicegui import core, ui
+from nicegui import ui
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
@@ -30,21 +28,6 @@ TABLED = f"Intro.\n\n{TABLE}\nAfter the table.\n"
 def line_pieces(text: str) -> list[str]:
     """Chunks of a few characters, cut inside lines too (as a provider's tokens are)."""
     return [piece for word in split_words(text) for piece in re.findall(r".{1,6}", word, re.S)]
-
-
-@pytest.fixture
-def sent_bytes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The size of every `update` message the server sends to the page, as JSON."""
-    sizes: list[int] = []
-    original = core.sio.emit
-
-    async def emit(event: str, data: Any = None, **kwargs: Any) -> Any:
-        if event == "update":
-            sizes.append(len(json.dumps(data, default=str)))
-        return await original(event, data, **kwargs)
-
-    monkeypatch.setattr(core.sio, "emit", emit)
-    yield sizes
 
 
 def views(user: User, kind: type) -> list[Any]:

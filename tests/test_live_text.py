@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from html import escape
-from typing import Any
 
 import pytest
-from nicegui import core, ui
+from nicegui import ui
 from nicegui.element import Element
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing import User
@@ -101,21 +98,6 @@ def tags_apart(html: str) -> str:
 def chunked(text: str, size: int) -> list[str]:
     """Chunks of at most `size` characters, cut inside words and markup too."""
     return [piece for word in split_words(text) for piece in re.findall(f".{{1,{size}}}", word, re.S)]
-
-
-@pytest.fixture
-def sent_bytes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The size of every `update` message the server sends to the page, as JSON."""
-    sizes: list[int] = []
-    original = core.sio.emit
-
-    async def emit(event: str, data: Any = None, **kwargs: Any) -> Any:
-        if event == "update":
-            sizes.append(len(json.dumps(data, default=str)))
-        return await original(event, data, **kwargs)
-
-    monkeypatch.setattr(core.sio, "emit", emit)
-    yield sizes
 
 
 async def stream(user: User, pieces: list[str], rate: float) -> str:

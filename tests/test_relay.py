@@ -174,8 +174,17 @@ async def test_an_instance_that_dies_mid_answer_leaves_it_interrupted_with_its_t
             assert [m["role"] for m in messages] == ["user", "assistant"]
             assert messages[-1]["content"] == followers[0].message.content  # type: ignore[union-attr]
             assert messages[-1]["error"] == INTERRUPTED
-        # The conversation can go on: an answer asked again on B streams normally.
+        # The conversation goes on: asked again on B, it answers there.
         assert b.board.get(BROWSER, job.conversation.id) is None
+        conversation = followers[0].conversation
+        conversation.add_user("Again")
+        again = b.board.start(
+            BROWSER, conversation, store=b.store, model=RecordingFake(chunks=5, rate=0), prompt="Again",
+            history=conversation.history()[:-1], system=None, options={}, where="the fake",
+        )  # fmt: skip
+        await wait_for(lambda: again.done)
+        assert again.message is not None and again.message.status == "done"
+        assert [m.role for m in conversation.messages] == ["user", "assistant", "user", "assistant"]
 
 
 async def test_a_follower_that_loses_its_connection_resumes_without_gap_or_duplicate(
