@@ -465,8 +465,7 @@ def register_pages(
     """Register the chat page at `/`; `conversations` default to this process's memory (tests)."""
     chat = PageServices(registry, settings, conversations or MemoryConversations())
     if type(chat.board.relay) is not AnswerRelay:  # one that shares the answers: it has background work
-        app.on_startup(chat.board.relay.start)
-        app.on_shutdown(chat.board.relay.close)
+        app.on_startup(chat.board.relay.start)  # (it ends when the conversations' backend closes)
 
     @ui.page("/", language="en-US")
     async def index(client: Client) -> None:

@@ -72,6 +72,7 @@ class RedisAnswerRelay(AnswerRelay):
         self._background: set[asyncio.Task[Any]] = set()
         conversations.channels[self.channel] = self._received
         conversations.on_listening.append(self._catch_up)
+        conversations.on_close.append(self.close)
 
     # -- keys --------------------------------------------------------------------------------------------------
     def stream_key(self, key: Key) -> str:
@@ -91,6 +92,7 @@ class RedisAnswerRelay(AnswerRelay):
         ]
 
     async def close(self) -> None:
+        """End the background work (before the connections close: see `RedisConversations.on_close`)."""
         for task in [*self._tasks, *self._background]:
             task.cancel()
         for task in [*self._tasks, *self._background]:

@@ -72,6 +72,8 @@ class RedisConversations(MemoryConversations):
         self.channels: dict[str, Callable[[str], Awaitable[None]]] = {}
         #: Run after each (re)subscription to `channels`, before the process counts as listening.
         self.on_listening: list[Callable[[], Awaitable[None]]] = []
+        #: Run first when this backend closes (what uses its connections ends before them).
+        self.on_close: list[Callable[[], Awaitable[None]]] = []
 
     # -- keys --------------------------------------------------------------------------------------------------
     def conversation_key(self, browser: str, conversation_id: str) -> str:
@@ -94,6 +96,8 @@ class RedisConversations(MemoryConversations):
         ]
 
     async def close(self) -> None:
+        for before in self.on_close:
+            await before()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
