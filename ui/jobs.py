@@ -5,6 +5,9 @@ text on their own timers, so a reloaded page (or a second tab of the same browse
 a running answer where it is. When a tab is gone for good (NiceGUI deletes a client only
 after its reconnect grace period), the page cancels the jobs nobody else is watching; a
 cancelled job saves its partial text.
+
+With several instances, an answer that streams on another one is followed here as a
+`ui.remote_answer.RemoteAnswer`; both are a `LiveAnswer`, which is all a page reads.
 """
 
 from __future__ import annotations
@@ -226,10 +229,6 @@ class JobBoard:
     def get(self, browser_id: str, conversation_id: str) -> LiveAnswer | None:
         key = (browser_id, conversation_id)
         return self._jobs.get(key) or self._followed.get(key)
-
-    def local(self, browser_id: str, conversation_id: str) -> AnswerJob | None:
-        """The answer streaming here, not one followed."""
-        return self._jobs.get((browser_id, conversation_id))
 
     def follow(self, key: tuple[str, str], conversation: Conversation) -> RemoteAnswer | None:
         """Follow the conversation's answer if it streams on another instance (and is not followed yet)."""
