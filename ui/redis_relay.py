@@ -105,7 +105,7 @@ class RedisAnswerRelay(AnswerRelay):
         self._wake.set()
 
     def ended(self, job: AnswerJob) -> None:
-        self._wake.set()  # its last entry goes out with the next write
+        self._wake.set()  # its last entry goes out now, not at the next flush
 
     def runs_elsewhere(self, key: Key) -> bool:
         return key in self._elsewhere
