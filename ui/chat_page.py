@@ -19,6 +19,7 @@ from ui.dialogs import ask_edit, ask_title
 from ui.header import header
 from ui.hub import ConversationHub
 from ui.jobs import AnswerJob, JobBoard, LiveAnswer
+from ui.memory import release_memory_soon
 from ui.settings_drawer import settings_drawer
 from ui.styles import PAGE_CSS
 from ui.transfer import export_json, export_markdown, open_import
@@ -457,6 +458,7 @@ class ChatPage:
         for job in jobs:
             if not job.views:
                 job.abandon()
+        release_memory_soon()  # what the tab held is freed with its elements: give it back to the system
 
 
 def register_pages(
