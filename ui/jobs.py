@@ -68,6 +68,11 @@ class LiveAnswer:
         self.signal: Signal | None = None  # what the answer waits for before its first chunk
         self.views: set[object] = set()
         self.message: Message | None = None  # set when the answer has ended
+        # What it is asked with, recorded with the answer:
+        self.spec: str | None = None  # the model spec
+        self.system: str | None = None
+        self.options: dict[str, Any] = {}
+        self.alternatives: list[Message] = []  # the earlier versions of the answer (a regeneration)
 
     @property
     def done(self) -> bool:
@@ -85,6 +90,28 @@ class LiveAnswer:
     def steps(self) -> list[Step]:
         """The tool calls in the order they started, each as it is now."""
         return list(self._steps.values())
+
+    def as_message(self) -> Message:
+        """The answer as it stands, as the message to save: a tool call still running was cut off with it."""
+        return Message(
+            "assistant",
+            self.text,
+            status=self.stats.status if self.stats.status in {"stopped", "error"} else "done",
+            error=self.stats.error,
+            figures=self.stats.to_dict(),
+            alternatives=self.alternatives,
+            reasoning=self.reasoning or None,
+            model=self.spec,
+            steps=[self._cut_off(step) for step in self.steps],
+            system=self.system,
+            options=self.options,
+        )
+
+    def _cut_off(self, step: Step) -> Step:
+        """A step still running when the answer ended was cut off with it (by a stop, or by a failure)."""
+        if step.status != "running":
+            return step
+        return step.ended(error=STEP_CUT if self.stats.status == "stopped" else STEP_UNFINISHED)
 
     def attach(self, view: object) -> None:
         self.views.add(view)
@@ -169,19 +196,7 @@ class AnswerJob(LiveAnswer):
         self._save()
 
     def _save(self) -> None:
-        self.message = Message(
-            "assistant",
-            self.text,
-            status=self.stats.status if self.stats.status in {"stopped", "error"} else "done",
-            error=self.stats.error,
-            figures=self.stats.to_dict(),
-            alternatives=self.alternatives,
-            reasoning=self.reasoning or None,
-            model=self.spec,
-            steps=[self._stopped(step) for step in self.steps],
-            system=self.system,
-            options=self.options,
-        )
+        self.message = self.as_message()
         self.conversation.messages.append(self.message)
         self._request = None  # release the model and the copy of the history
         try:
@@ -190,12 +205,6 @@ class AnswerJob(LiveAnswer):
         except Exception:  # storage down (e.g. Redis): the answer stays on screen
             log.warning("could not save the conversation", exc_info=True)
         self.board.forget(self)
-
-    def _stopped(self, step: Step) -> Step:
-        """A step still running when the answer ended was cut off with it (by a stop, or by a failure)."""
-        if step.status != "running":
-            return step
-        return step.ended(error=STEP_CUT if self.stats.status == "stopped" else STEP_UNFINISHED)
 
     def cancel(self, *, save: bool = True) -> None:
         """Stop the answer: the provider stream is closed and the partial text is saved (unless `save` is False)."""

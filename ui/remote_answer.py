@@ -15,7 +15,7 @@ from llm.conversation import Conversation, Message
 from llm.signals import Signal
 from llm.steps import Step
 from ui.answer_stream import loads
-from ui.jobs import STEP_UNFINISHED, LiveAnswer
+from ui.jobs import LiveAnswer
 
 if TYPE_CHECKING:
     from ui.answer_relay import AnswerRelay, Key
@@ -36,10 +36,6 @@ class RemoteAnswer(LiveAnswer):
         super().__init__(key, conversation)
         self.board = board
         self.cursor = "0-0"
-        self.spec: str | None = None
-        self.system: str | None = None
-        self.options: dict[str, Any] = {}
-        self.alternatives: list[Message] = []
 
     @property
     def relay(self) -> AnswerRelay | None:
@@ -112,19 +108,7 @@ class RemoteAnswer(LiveAnswer):
     def interrupted_message(self) -> Message:
         """The message of this answer cut off with its instance: all that reached the stream, marked so."""
         self.stats.finish("error", INTERRUPTED)
-        return Message(
-            "assistant",
-            self.text,
-            status="error",
-            error=INTERRUPTED,
-            figures=self.stats.to_dict(),
-            alternatives=self.alternatives,
-            reasoning=self.reasoning or None,
-            model=self.spec,
-            steps=[step.ended(error=STEP_UNFINISHED) if step.status == "running" else step for step in self.steps],
-            system=self.system,
-            options=self.options,
-        )
+        return self.as_message()
 
     def interrupt(self) -> None:
         self.finish(self.interrupted_message())
