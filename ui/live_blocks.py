@@ -14,7 +14,7 @@ import re
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
-from ui.live_text import PIECES_PER_GROUP, LiveList, LiveParagraph, LivePieces, list_html, opens_list, opens_paragraph
+from ui.live_text import LiveList, LiveParagraph, LivePieces, group_for, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
 from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh, render_markdown
 
@@ -84,9 +84,7 @@ class LiveCode:
     def show(self, code: str) -> bool:
         end = code.rfind("\n") + 1
         if end > self._shown:
-            if self._group is None or len(self._group.default_slot.children) >= PIECES_PER_GROUP:
-                with self.root.lines:
-                    self._group = ui.element("span")
+            self._group = group_for(self.root.lines, self._group)
             with self._group:
                 TextElement(tag="span", text=code[self._shown : end])
             self._shown = end

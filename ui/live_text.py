@@ -41,6 +41,14 @@ _ITEM_HTML = re.compile(r"<li>(.*?)</li>\n", re.S)
 _BLOCK_TAG = re.compile(r"<(?:p|ul|ol|li|pre|blockquote|h\d|table|hr|div)\b")
 
 
+def group_for(container: ui.element, group: ui.element | None, tag: str = "span", classes: str = "") -> ui.element:
+    """The group a new piece joins: `group` while it has room, else a new one at the end of `container`."""
+    if group is None or len(group.default_slot.children) >= PIECES_PER_GROUP:
+        with container:
+            group = ui.element(tag).classes(classes)
+    return group
+
+
 def paragraph_html(text: str) -> str | None:
     """The HTML inside `<p>…</p>` when `text` renders as exactly one paragraph ('' for blank text), else None."""
     if not text.strip():
@@ -211,9 +219,7 @@ class LivePieces:
         """Where a new piece goes: the root while it has room, then groups in it."""
         if self._group is None and len(self.root.default_slot.children) < PIECES_PER_GROUP:
             return self.root
-        if self._group is None or len(self._group.default_slot.children) >= PIECES_PER_GROUP:
-            with self.root:
-                self._group = ui.element(self.group_tag).classes("piece-group")
+        self._group = group_for(self.root, self._group, self.group_tag, "piece-group")
         return self._group
 
 

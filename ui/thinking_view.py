@@ -11,7 +11,7 @@ from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
 from llm.conversation import thinking_caption
-from ui.live_blocks import PIECES_PER_GROUP
+from ui.live_text import group_for
 
 THINKING = "Thinking…"
 
@@ -47,9 +47,7 @@ class ThinkingView:
         """Show `text` after what is shown: one new span, earlier spans untouched."""
         if not text:
             return
-        if self._group is None or len(self._group.default_slot.children) >= PIECES_PER_GROUP:
-            with self.body:
-                self._group = ui.element("span")
+        self._group = group_for(self.body, self._group)
         with self._group:
             TextElement(tag="span", text=text)
 
