@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from time import monotonic
 
 from nicegui import events, ui
@@ -34,6 +35,7 @@ class Autoscroll:
         self._kept_up_at = 0.0
         self._sent_at: float | None = None  # when a scroll to the end left that has not been seen landing yet
         self._round_trip = 0.0  # seconds from sending a scroll to the end to its report, slowest recent one
+        self._held_back: asyncio.TimerHandle | None = None  # a scroll to the end waiting for its interval
         self.area = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
         self.jump = (
             icon_button("south", "Jump to the latest text", self.jump_to_end, "round color=primary")
@@ -44,10 +46,22 @@ class Autoscroll:
 
     def keep_up(self, *, now: bool = False) -> None:
         """New text arrived: scroll to it unless the reader scrolled away; at most every `KEEP_UP_INTERVAL`
-        unless `now` (the answer's end)."""
-        moment = monotonic()
-        if self.sticks_to_end and (now or moment - self._kept_up_at >= KEEP_UP_INTERVAL):
-            self._kept_up_at = moment
+        unless `now` (the answer's end). A scroll held back is sent when the interval is over, so the last
+        growth is followed too."""
+        if not self.sticks_to_end:
+            return
+        wait = KEEP_UP_INTERVAL - (monotonic() - self._kept_up_at)
+        if now or wait <= 0:
+            self._keep_up_now()
+        elif self._held_back is None:
+            self._held_back = asyncio.get_running_loop().call_later(wait, self._keep_up_now)
+
+    def _keep_up_now(self) -> None:
+        if self._held_back is not None:
+            self._held_back.cancel()
+            self._held_back = None
+        if self.sticks_to_end and not self.area.is_deleted:
+            self._kept_up_at = monotonic()
             self._scroll_to_end()
 
     def jump_to_end(self) -> None:
