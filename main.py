@@ -146,6 +146,7 @@ def serve(args: argparse.Namespace) -> int:
         from api.ask import register_api
         from api.auth import decide, register_auth
         from llm.factory import ModelRegistry
+        from llm.streaming import warm_up
         from ui.chat_page import register_pages
         from ui.login_page import register_login_page
         from ui.storage import open_conversations, storage_secret, use_data_dir
@@ -156,6 +157,7 @@ def serve(args: argparse.Namespace) -> int:
         engine = getattr(model, "engine", None)
         if engine is not None:
             engine.start_in_background()  # the local model loads while the page opens
+        warm_up()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

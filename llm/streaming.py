@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from langchain_core.callbacks import AsyncCallbackManager
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable
@@ -190,6 +191,15 @@ def build_messages(prompt: str, history: Iterable[Message] = (), system: str | N
         messages.append(HumanMessage(turn.content) if turn.role == "user" else AIMessage(turn.content))
     messages.append(HumanMessage(prompt))
     return messages
+
+
+def warm_up() -> None:
+    """Do now what langchain-core does on the first model call of a process: import its tracers and langsmith.
+
+    That took about 130 ms of the event loop in a server's first answer (measured with py-spy in `bench.page`'s
+    W1), before the model was even called; a server calls this once before it serves.
+    """
+    AsyncCallbackManager.configure()
 
 
 async def stream_parts(

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
+import time
+
 import pytest
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, send, serve, status_text, wait_for
+from ui import answer_view
 from ui.answer_view import AnswerView
 from ui.markdown_blocks import fenced_segments
 
@@ -58,6 +62,45 @@ async def test_element_updates_are_bounded_by_flushes(user: User, monkeypatch: p
     # Creating the page's elements costs a fixed number of updates; the stream itself one per flush.
     assert tail_updates <= flushes + 1, f"the open tail was updated {tail_updates} times in {flushes} flushes"
     assert updates < chunks / 5, f"{updates} element updates for {chunks} chunks"
+
+
+async def shown_states(user: User, pieces: list[str], rate: float) -> list[tuple[float, str]]:
+    """Stream `pieces` at `rate` chunks/s; each answer text the page showed, with when it was first seen."""
+    serve(FakeStreamingChatModel(pieces=pieces, rate=rate))
+    await user.open("/")
+    send(user, "go")
+    states: list[tuple[float, str]] = []
+
+    def seen() -> bool:
+        shown = answers(user)
+        if shown and shown[-1] and (not states or states[-1][1] != shown[-1]):
+            states.append((time.monotonic(), shown[-1]))
+        return f"{len(pieces)} chunks" in status_text(user)
+
+    await wait_for(seen, limit=20)
+    seen()
+    return states
+
+
+async def test_text_soon_after_an_update_waits_for_the_next_but_the_end_does_not(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 3.0)
+    pieces = [f"w{i} " for i in range(40)]  # 0.4 s at 100 chunks/s: well inside one interval
+    states = await shown_states(user, pieces, rate=100)
+    texts = [text for _, text in states]
+    # The first text at once, nothing more until the end, which is not held back for the interval.
+    assert len(texts) == 2 and texts[-1] == "".join(pieces) and texts[-1].startswith(texts[0])
+    assert states[-1][0] - states[0][0] < 2.0
+
+
+async def test_a_fast_stream_is_sent_in_updates_of_a_bounded_size(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 3.0)
+    monkeypatch.setattr(answer_view, "FLUSH_CHARS", 40)
+    pieces = [f"word{i} " for i in range(100)]  # 700 characters in 0.5 s
+    texts = [text for _, text in await shown_states(user, pieces, rate=200)]
+    assert len(texts) >= 4, f"{len(texts)} states: text waited for the interval although much had arrived"
+    assert all(b.startswith(a) for a, b in itertools.pairwise(texts))
 
 
 def test_fenced_segments_make_code_blocks_of_closed_top_level_fences() -> None:

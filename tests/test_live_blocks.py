@@ -12,8 +12,8 @@ from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, marked, send, serve, status_text, wait_for
-from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, TableView
-from ui.safe_markdown import SafeMarkdown, render_markdown
+from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, HighlightedCode, TableView
+from ui.safe_markdown import render_markdown
 
 CODE_LINES = 600
 CODE = "".join(f"def f{i}(x):\n    return x * {i}  # <b>not bold</b>\n" for i in range(CODE_LINES // 2))
@@ -65,7 +65,7 @@ async def test_a_long_code_fence_streams_line_by_line_in_linear_bytes(user: User
     # Sent once: the whole answer costs a small multiple of its size, not its size times its flushes.
     assert sum(sent_bytes) < 3 * len(FENCED), f"{sum(sent_bytes)} bytes sent for an answer of {len(FENCED)}"
     assert CODE_LINES > HIGHLIGHT_MAX_LINES  # too long for colours: its plain lines stay as they streamed
-    assert not any(v.content.startswith("```") for v in views(user, SafeMarkdown))
+    assert views(user, HighlightedCode) == []
 
 
 async def test_a_short_code_fence_gets_its_colours_once_it_closes(user: User) -> None:
@@ -73,9 +73,10 @@ async def test_a_short_code_fence_gets_its_colours_once_it_closes(user: User) ->
     await stream(user, text, rate=200)
     assert answers(user) == [text]
     assert views(user, CodeView) == []
-    (code,) = [v for v in views(user, SafeMarkdown) if v.content.startswith("```")]
-    assert code.content == "```python\nx = 1\nprint(x)\n```\n"
-    assert "codehilite" in code.props["innerHTML"]
+    (code,) = views(user, HighlightedCode)
+    assert code.markdown == "```python\nx = 1\nprint(x)\n```\n"
+    assert '<div class="codehilite">' in code.content and '<span class="k">print</span>' not in code.content
+    assert '<span class="nb">print</span>(x)' in code.content  # a builtin's colour; punctuation has the code's
 
 
 async def test_a_long_table_streams_in_row_groups_that_render_like_the_whole_table(
@@ -148,8 +149,8 @@ async def test_a_long_list_is_sent_less_often_so_its_bytes_grow_linearly(user: U
 async def test_a_code_block_looks_the_same_live_and_saved(user: User, lines: int) -> None:
     text = "Code:\n\n```python\n" + "".join(f"x{i} = {i}\n" for i in range(lines)) + "```\n\nEnd.\n"
     await stream(user, text)
-    live = [type(v) for v in views(user, CodeView)], [v.content for v in views(user, SafeMarkdown)]
+    live = [type(v) for v in views(user, CodeView)], [v.markdown for v in views(user, HighlightedCode)]
     await user.open("/")
     await wait_for(lambda: answers(user) == [text])
-    assert ([type(v) for v in views(user, CodeView)], [v.content for v in views(user, SafeMarkdown)]) == live
+    assert ([type(v) for v in views(user, CodeView)], [v.markdown for v in views(user, HighlightedCode)]) == live
     assert bool(live[0]) == (lines > HIGHLIGHT_MAX_LINES)  # colours up to the limit, plain lines beyond

@@ -19,13 +19,11 @@ from typing import Any
 
 import nicegui
 import pytest
-from nicegui import background_tasks, core, ui
+from nicegui import background_tasks, core
 from nicegui.persistence import FilePersistentDict, RedisPersistentDict
 from nicegui.storage import Storage
-from nicegui.testing import User
 
 from tests.support.servers import free_port
-from ui.safe_markdown import SafeMarkdown, render_markdown
 from ui.storage import NICEGUI_REDIS_MESSAGES, use_data_dir
 
 NICEGUI = Path(nicegui.__file__).parent
@@ -152,38 +150,3 @@ def test_background_tasks_and_core_as_used() -> None:
     assert isinstance(background_tasks.lazy_tasks_running, dict), "background_tasks.lazy_tasks_running changed"
     assert isinstance(background_tasks.running_tasks, set), "background_tasks.running_tasks changed"
     assert callable(core.is_loop_running) and names(core.app.on_startup) == ["handler"]
-
-
-# -- SafeMarkdown: the content hook and the prop the browser renders --------------------------------------------------
-async def test_markdown_renders_through_handle_content_change_into_inner_html(user: User) -> None:
-    assert names(ui.markdown._handle_content_change) == ["self", "content"], (
-        "ui.markdown._handle_content_change(content) changed: SafeMarkdown overrides it"
-    )
-    assert "innerHTML: String" in (NICEGUI / "elements" / "markdown.js").read_text(), (
-        "markdown.js no longer renders the innerHTML prop SafeMarkdown sets"
-    )
-
-    @ui.page("/markdown")
-    def page() -> None:
-        ui.label("markdown")
-
-    await user.open("/markdown")
-    assert user.client is not None
-    updates: list[object] = []
-    with user.client:
-        plain = ui.markdown("*x* <b>y</b>")
-        assert plain._props["innerHTML"] == "<p><em>x</em> <b>y</b></p>\n", (
-            "ui.markdown no longer writes its HTML to _props['innerHTML']"
-        )
-        safe = SafeMarkdown("*x* <b>y</b>")
-        assert safe._props["innerHTML"] == render_markdown("*x* <b>y</b>") == "<p><em>x</em> &lt;b&gt;y&lt;/b&gt;</p>\n"
-        original = user.client.outbox.enqueue_update
-        user.client.outbox.enqueue_update = lambda element: (updates.append(element), original(element))  # type: ignore[method-assign]
-        try:
-            safe.set_content("<i>z</i>")
-        finally:
-            user.client.outbox.enqueue_update = original  # type: ignore[method-assign]
-    assert safe._props["innerHTML"] == "<p>&lt;i&gt;z&lt;/i&gt;</p>\n", (
-        "setting the content no longer calls _handle_content_change"
-    )
-    assert safe in updates, "a change of _props['innerHTML'] no longer sends the element to the browser"

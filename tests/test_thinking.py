@@ -56,7 +56,7 @@ async def test_thinking_streams_above_the_answer_then_collapses(
     user: User, fake_openai: FakeOpenAIServer, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form = REASONING_FORMS[name]
-    # The fake reasons for about 0.2 s: flush more often than the page's 80 ms to see it grow in many states.
+    # The fake reasons for about 0.2 s: flush more often than the page's 150 ms to see it grow in many states.
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 0.02)
     serve_reasoning(fake_openai, name)
     await user.open("/")

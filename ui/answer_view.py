@@ -30,17 +30,23 @@ from ui.safe_markdown import MarkdownText
 from ui.step_view import StepCard
 from ui.thinking_view import ThinkingView
 
-#: Seconds between two page updates of a streaming answer (chunks in between are coalesced).
-FLUSH_INTERVAL = 0.08
+#: Seconds between two page updates of a streaming answer (chunks in between are coalesced). Each update
+#: costs about 100 bytes of its own, so fewer of them keep a slow stream's bytes near its text's size; the
+#: first text and the end go out at the next tick, not after this (see `TICK_INTERVAL`).
+FLUSH_INTERVAL = 0.15
+#: Characters after which new text goes out before `FLUSH_INTERVAL` is over: a fast stream is sent in small
+#: updates, each cheap for the browser to lay out (no long task), and shown without delay.
+FLUSH_CHARS = 3000
 #: Characters of an open block that is re-rendered whole (a long list or paragraph) per second of pause
 #: between two of its renders: a large one is sent less often, so its cost stays about linear in its size.
 TAIL_CHARS_PER_SECOND = 20_000
 #: The longest pause between two renders of the open block, however large; its last state is never delayed.
 MAX_RERENDER_PAUSE = 0.5
-#: Seconds between two looks for the first chunk.
-FIRST_FLUSH_INTERVAL = 0.015
+#: Seconds between two looks at the answer: the first text, text after a pause and the end are sent at the
+#: next look; text that follows a page update closely waits until `FLUSH_INTERVAL` after it.
+TICK_INTERVAL = 0.015
 #: Seconds between two updates of the live figures under a streaming answer.
-STATUS_INTERVAL = 0.5
+STATUS_INTERVAL = 1.0
 #: Frozen blocks per container (a container's update carries the ids of all its children).
 GROUP_SIZE = 16
 
@@ -97,6 +103,7 @@ class AnswerView:
         self._status_at = 0.0
         self._tail_due = 0.0  # when the open block may be re-rendered again
         self._tail_stale = False  # text arrived that the open block does not show yet
+        self._sent_at = float("-inf")  # when new text, reasoning or steps were last sent
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
@@ -112,7 +119,8 @@ class AnswerView:
                 self.error = ui.label("").classes("text-sm text-negative answer-error").mark("answer-error")
                 self.error.set_visibility(False)
                 with ui.row().classes("w-full items-center gap-1 no-wrap") as self.footer:
-                    self.status = ui.label("").classes("text-xs text-grey-6 answer-status").mark("answer-status")
+                    # One class only: each update of the live figures carries the element's classes.
+                    self.status = ui.label("").classes("answer-status").mark("answer-status")
                     ui.space()
                     self.actions = ui.row().classes("gap-0 answer-actions")
 
@@ -123,8 +131,7 @@ class AnswerView:
         job.attach(self)
         self.actions.set_visibility(False)
         with self.root:
-            # Poll quickly until the first text is shown (time to first text), then coalesce.
-            self._timer = ui.timer(FIRST_FLUSH_INTERVAL, self.flush)
+            self._timer = ui.timer(TICK_INTERVAL, self.flush)
         self.flush()
 
     def show(self, message: Message) -> None:
@@ -148,16 +155,18 @@ class AnswerView:
         if job is None:
             return
         ended = job.message is not None  # then every part is in
-        new = job.parts[self._seen :]
         now = time.monotonic()
+        new = job.parts[self._seen :]
+        # The tick nearest `FLUSH_INTERVAL` after the last update sends the next (the ticks drift a little).
+        recent = now - self._sent_at < FLUSH_INTERVAL - TICK_INTERVAL / 2
+        if recent and not ended and sum(map(len, new)) < FLUSH_CHARS:
+            return  # coalesce: the last update is recent and this one would be small
         thought = self._flush_reasoning(job, answered=bool(new) or self._seen > 0)
         steps = job.steps
         stepped = self._update_steps(steps)
         if new or len(steps) > len(self.step_cards):
             self._seen += len(new)
             stepped = self._feed("".join(new), steps) or stepped
-            if self._timer is not None:
-                self._timer.interval = FLUSH_INTERVAL
         appends = self.tail.block is not None and not isinstance(self.tail.block, LivePieces)
         if (new or self._tail_stale) and (ended or appends or now >= self._tail_due):
             self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
@@ -175,8 +184,10 @@ class AnswerView:
             self.thinking.set_visibility(last.status != "running" and self._chars == last.at)
         if ended:
             self._finish(job.message)  # type: ignore[arg-type]
-        if (new or thought or stepped) and self.on_update:
-            self.on_update()
+        if new or thought or stepped:
+            self._sent_at = now
+            if self.on_update:
+                self.on_update()
 
     def _feed(self, text: str, steps: list[Step]) -> bool:
         """Show `text` (the answer's next characters), with a card for each new step where it happened.
@@ -236,8 +247,6 @@ class AnswerView:
         if new:
             self._seen_reasoning += len(new)
             self._thinking_view(expanded=not answered).append("".join(new))
-            if self._timer is not None:
-                self._timer.interval = FLUSH_INTERVAL
         if self.reasoning is not None:
             self.reasoning.thinking(job.stats.reasoning_s, now=job.stats.thinking)
             if answered:

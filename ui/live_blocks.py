@@ -16,7 +16,7 @@ from nicegui.elements.mixins.text_element import TextElement
 
 from ui.live_text import LiveList, LiveParagraph, LivePieces, group_for, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
-from ui.safe_markdown import MarkdownText, SafeMarkdown, render_fresh, render_markdown
+from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 4× the code and would have to be sent again once the fence closes.
@@ -38,6 +38,10 @@ def copy_button(code: str) -> None:
     ui.button(icon="content_copy", on_click=copy).props('flat round dense size=sm aria-label="Copy code"').classes(
         "absolute top-1 right-1 code-copy"
     )
+
+
+class HighlightedCode(MarkdownText):
+    """A finished code fence with syntax colours: Pygments' spans in markdown2's HTML, colours from `ui.styles`."""
 
 
 class CodeView(ui.element):
@@ -63,7 +67,7 @@ def code_block(fenced: str, code: str) -> None:
     """A finished code fence with a copy button: coloured when short, plain text when long."""
     if coloured(code.count("\n") + 1):
         with ui.element("div").classes("relative code-block"):
-            SafeMarkdown(fenced)
+            HighlightedCode(fenced)
             copy_button(code)
         return
     with CodeView(fenced.partition("\n")[0] + "\n") as view:

@@ -37,6 +37,9 @@ _CELL_ALIGN = re.compile(r'<(t[hd]) style="text-align:(l|c|r)(?:eft|enter|ight);
 #: The line breaks and indents markdown2 puts between table tags: they mean nothing there, but cost bytes
 #: (a long table's HTML is several times its Markdown).
 _TABLE_GAPS = re.compile(r"(<tr>|</td>|</th>|</tr>)\s+(?=<t[dhr][ >]|</tr>|</tbody>|</thead>)")
+#: Pygments' spans for names, punctuation and white space, and the empty one it starts a block with: their
+#: text has the code's own colour (`ui.styles.CODE_CSS`), so they are left out (they are half a block's HTML).
+_UNCOLOURED = re.compile(r'<span class="[npw]">([^<]*)</span>|<span></span>')
 
 
 #: On one line: a code span, a link's address or an autolink (all kept as they are), `$$…$$` (display)
@@ -170,6 +173,8 @@ def render_fresh(text: str) -> str:
     html = _with_math(text)
     if "<table>" in html:
         html = _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r"<\1 class=a\2>", html))
+    if '<div class="codehilite">' in html:
+        html = _UNCOLOURED.sub(r"\1", html)
     return html
 
 
@@ -188,17 +193,8 @@ def render_markdown(text: str) -> str:
     return render_fresh(text)
 
 
-class SafeMarkdown(ui.markdown):
-    """`ui.markdown` that never renders the model's raw HTML (it also loads the code highlighting styles)."""
-
-    def _handle_content_change(self, content: str) -> None:
-        html = render_markdown(content)
-        if self._props.get("innerHTML") != html:
-            self._props["innerHTML"] = html
-
-
 class MarkdownText(ui.html):
-    """Markdown shown like `SafeMarkdown`, in an element whose updates carry only the HTML.
+    """Model Markdown as markdown2's escaped HTML, in an element whose updates carry only the HTML.
 
     It takes Markdown, never HTML: what it sets is always markdown2's escaped rendering, and the
     browser sanitizes that again (`sanitize=True`). It has no classes of its own, because a long

@@ -1,5 +1,27 @@
 """The page's CSS (no JavaScript): readable answers on wide and phone-width screens."""
 
+import re
+
+from pygments.formatters import HtmlFormatter
+
+#: Syntax colours of finished code blocks (markdown2 highlights them with Pygments), light and dark, as
+#: `ui.markdown` has them; once per page here, not loaded by each block. Names, punctuation and white space
+#: have no spans of their own (`ui.safe_markdown`): they take the code's own colour, set here.
+
+
+def _code_css(style: str, scope: str) -> str:
+    """Pygments' rules for `style` under `scope`, without its comments and line-number rules."""
+    rules = HtmlFormatter(nobackground=True, style=style).get_style_defs(scope).splitlines()
+    return "\n".join(re.sub(r" /\*.*\*/$", "", rule) for rule in rules if rule.startswith(scope))
+
+
+CODE_CSS = (
+    _code_css("default", ".codehilite")
+    + "\n"
+    + _code_css("github-dark", ".body--dark .codehilite")
+    + "\n.body--dark .codehilite code { color: #E6EDF3; }\n"
+)
+
 PAGE_CSS = """
 .q-scrollarea__content { width: 100%; }
 .answer-body, .answer-body > * { min-width: 0; max-width: 100%; }
@@ -48,7 +70,8 @@ PAGE_CSS = """
 /* Touch screens and phones have no hover: the prompt's buttons stay visible there. */
 @media (hover: none), (max-width: 600px) { .user-actions { opacity: 1; } }
 .answer-actions { flex-wrap: nowrap; }
-.answer-status { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.answer-status { font-size: 0.75rem; line-height: 1rem; min-width: 0; overflow: hidden; text-overflow: ellipsis;
+  white-space: nowrap; }
 /* A huge paste scrolls inside the input instead of pushing the conversation away. */
 .prompt textarea { max-height: 40vh; overflow-y: auto !important; }
 .session-line { min-height: 1.25rem; }  /* the same height empty or not: the input does not jump */
