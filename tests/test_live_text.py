@@ -135,6 +135,15 @@ async def test_streamed_paragraphs_and_lists_render_like_the_whole_text(user: Us
     assert any(len(v.default_slot.children) > 1 for v in views if v.tag == "p")
 
 
+async def test_a_list_with_bold_words_streams_its_items_as_pieces(user: User) -> None:
+    # A closing `** ` inside an item is no item marker: the items are still counted right.
+    text = "".join(f"- item {i} with **bold** words\n" for i in range(6)) + "\nEnd.\n"
+    shown = await stream(user, chunked(text, 6), rate=40)  # about 1 s: several updates while the list is open
+    assert tags_apart(shown) == tags_apart(render_markdown(text))
+    (items,) = [v for v in pieces_views(user) if v.tag == "ul"]
+    assert len(items.default_slot.children) == 6
+
+
 async def test_a_paragraph_that_turns_into_a_heading_is_rendered_whole(user: User) -> None:
     # Each chunk in a flush of its own: the words settle as a paragraph, then `===` makes them a heading.
     pieces = ["Some ", "words ", "\n===", "\n\n", "End ", "of ", "it"]

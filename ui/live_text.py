@@ -32,7 +32,7 @@ _CONTEXT = "a "
 #: Markup characters that pair up: words are settled only with each of them an even number of times.
 _PAIRED = "*_`~$"
 #: The first line of a list item at column 0, as markdown2 reads it (`1)` is no item there).
-_ITEM = re.compile(r"([-*+]|\d{1,9}\.) +\S", re.M)
+_ITEM = re.compile(r"^(?:[-*+]|\d{1,9}\.) +\S", re.M)
 #: A last line that is only an item's marker so far: not shown yet (alone it renders as no item).
 _BARE_MARKER = re.compile(r"^(?:[-*+]|\d{1,9}\.?)[ \t]*\Z", re.M)
 _LIST = re.compile(r"(<(ul|ol)(?: start=\"\d+\")?>)\n((?:<li>.*?</li>\n)+)</\2>\n", re.S)
