@@ -190,8 +190,8 @@ def test_model_html_is_shown_as_text() -> None:
 def test_tables_render_compact_and_align_by_class() -> None:
     html = render_markdown("| a | b |\n|:--|--:|\n| 1 | x <b>y</b> |\n")
     assert 'style="' not in html
-    assert "<th class=al>a</th><th class=ar>b</th>" in html
-    assert "<tr><td class=al>1</td><td class=ar>x &lt;b&gt;y&lt;/b&gt;</td></tr>" in html
+    assert "<th class=al>a<th class=ar>b</thead>" in html  # end tags the HTML parser adds itself are left out
+    assert "<tr><td class=al>1<td class=ar>x &lt;b&gt;y&lt;/b&gt;</tbody>" in html
     code = render_markdown("```python\nx = 1  # <tr>\n   y = 2\n```\n")
     assert "\n   " in code  # whitespace inside code is left alone
 

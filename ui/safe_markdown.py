@@ -37,6 +37,9 @@ _CELL_ALIGN = re.compile(r'<(t[hd]) style="text-align:(l|c|r)(?:eft|enter|ight);
 #: The line breaks and indents markdown2 puts between table tags: they mean nothing there, but cost bytes
 #: (a long table's HTML is several times its Markdown).
 _TABLE_GAPS = re.compile(r"(<tr>|</td>|</th>|</tr>)\s+(?=<t[dhr][ >]|</tr>|</tbody>|</thead>)")
+#: End tags HTML lets a table leave out (the parser closes a cell at the next cell, row or section, and a row
+#: at the next row or section): a quarter of a long table's HTML. Model text never holds them (it is escaped).
+_TABLE_END_TAGS = re.compile(r"</t[dhr]>")
 #: Pygments' spans for names, punctuation and white space, and the empty one it starts a block with: their
 #: text has the code's own colour (`ui.styles.CODE_CSS`), so they are left out (they are half a block's HTML).
 _UNCOLOURED = re.compile(r'<span class="[npw]">([^<]*)</span>|<span></span>')
@@ -172,7 +175,7 @@ def render_fresh(text: str) -> str:
     """The HTML of `text` as the page shows it, not cached (for text that is about to change)."""
     html = _with_math(text)
     if "<table>" in html:
-        html = _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r"<\1 class=a\2>", html))
+        html = _TABLE_END_TAGS.sub("", _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r"<\1 class=a\2>", html)))
     if '<div class="codehilite">' in html:
         html = _UNCOLOURED.sub(r"\1", html)
     return html
