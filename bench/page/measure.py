@@ -34,11 +34,14 @@ async def long_tasks(page: Any, start_ms: float, end_ms: float) -> dict[str, Any
     entries = await page.evaluate("() => window.__benchLongTasks ? window.__benchLongTasks() : null")
     if entries is None:
         return {"longest_task_ms": None, "long_tasks": None, "long_tasks_ms": None}
-    mine = [d for t, d in entries if t < end_ms and t + d > start_ms]
+    overlapping = [(t, d) for t, d in entries if t < end_ms and t + d > start_ms]
+    mine = [d for _, d in overlapping]
     return {
         "longest_task_ms": round(max(mine), 1) if mine else 0.0,
         "long_tasks": len(mine),
         "long_tasks_ms": round(sum(mine), 1),
+        # [seconds after submit, ms]: where in the answer they were (the first update, the end...)
+        "long_task_list": [[round((t - start_ms) / 1000, 3), round(d)] for t, d in overlapping],
     }
 
 
