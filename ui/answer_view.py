@@ -35,16 +35,19 @@ from ui.thinking_view import ThinkingView
 #: first text and the end go out at the next tick, not after this (see `TICK_INTERVAL`).
 FLUSH_INTERVAL = 0.15
 #: Characters after which new text goes out before `FLUSH_INTERVAL` is over: a fast stream is sent in small
-#: updates, each cheap for the browser to lay out (no long task), and shown without delay.
+#: updates, each cheap for the browser to lay out, and shown without delay.
 FLUSH_CHARS = 3000
 #: Characters of an open block that is re-rendered whole (a long list or paragraph) per second of pause
 #: between two of its renders: a large one is sent less often, so its cost stays about linear in its size.
 TAIL_CHARS_PER_SECOND = 20_000
 #: The longest pause between two renders of the open block, however large; its last state is never delayed.
 MAX_RERENDER_PAUSE = 0.5
-#: Seconds between two looks at the answer: the first text, text after a pause and the end are sent at the
-#: next look; text that follows a page update closely waits until `FLUSH_INTERVAL` after it.
-TICK_INTERVAL = 0.015
+#: Seconds between two looks for the first text of an answer.
+FIRST_TICK_INTERVAL = 0.015
+#: Seconds between two looks once it is shown: text after a pause and the end are sent at the next look, text
+#: that follows a page update closely waits until `FLUSH_INTERVAL` after it. Every open answer looks this often
+#: (a NiceGUI timer tick), so not more often than the end of an answer needs.
+TICK_INTERVAL = 0.05
 #: Seconds between two updates of the live figures under a streaming answer.
 STATUS_INTERVAL = 1.0
 #: Frozen blocks per container (a container's update carries the ids of all its children).
@@ -131,7 +134,7 @@ class AnswerView:
         job.attach(self)
         self.actions.set_visibility(False)
         with self.root:
-            self._timer = ui.timer(TICK_INTERVAL, self.flush)
+            self._timer = ui.timer(FIRST_TICK_INTERVAL, self.flush)
         self.flush()
 
     def show(self, message: Message) -> None:
@@ -186,6 +189,8 @@ class AnswerView:
             self._finish(job.message)  # type: ignore[arg-type]
         if new or thought or stepped:
             self._sent_at = now
+            if self._timer is not None:
+                self._timer.interval = TICK_INTERVAL
             if self.on_update:
                 self.on_update()
 
