@@ -64,7 +64,7 @@ def targets_5(records: list[dict[str, Any]], emb: dict[str, Any], mem: dict[str,
     if w3:
         lags = [t.get("lag_s") for t in w3_tabs]
         worst = max((v for v in lags if v is not None), default=None)
-        all_ok = all(t["ok"] for t in w3_tabs)
+        all_ok = bool(w3_tabs) and all(t["ok"] for t in w3_tabs)  # a run that failed has no tabs: not met
         add("W3 all 8 tabs finish", "8/8 every run", w3["tabs_finished"], all_ok)
         add(
             "W3 per-tab lag (worst tab of all runs)",
