@@ -199,7 +199,10 @@ def warm_up() -> None:
     That took about 130 ms of the event loop in a server's first answer (measured with py-spy in `bench.page`'s
     W1), before the model was even called; a server calls this once before it serves.
     """
-    AsyncCallbackManager.configure()
+    try:
+        AsyncCallbackManager.configure()
+    except Exception:  # e.g. a LangSmith setting it rejects: the first answer reports it, as it did before
+        log.debug("langchain-core's callback set-up failed at start", exc_info=True)
 
 
 async def stream_parts(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import time
 
 import pytest
@@ -17,6 +19,7 @@ from llm.settings import Settings
 from llm.streaming import AnswerStats, build_messages, stream_answer
 from tests.support.fake_openai import ANSWER, FAILURES, FakeOpenAIServer, words
 from tests.support.page import wait_for
+from tests.support.servers import ROOT
 
 
 async def test_chunks_arrive_one_by_one_with_figures() -> None:
@@ -111,3 +114,22 @@ async def test_cancel_closes_the_upstream_request(fake_openai: FakeOpenAIServer)
     assert stats.status == "stopped"
     await wait_for(lambda: bool(fake_openai.times("closed", "slow")), limit=1.0)  # the provider saw it within 1 s
     assert fake_openai.times("closed", "slow")[0] - cancelled_at < 1.0
+
+
+def test_warm_up_does_the_imports_of_a_first_model_call_before_any_answer() -> None:
+    # In a fresh interpreter: langchain-core imports its tracers and langsmith on the first model call (about
+    # 130 ms of a server's first answer); after `warm_up` a model call imports nothing more.
+    code = (
+        "import sys, asyncio\n"
+        "from llm.streaming import warm_up, stream_answer\n"
+        "from llm.fake import FakeStreamingChatModel\n"
+        "warm_up()\n"
+        "before = set(sys.modules)\n"
+        "async def answer():\n"
+        "    return [c async for c in stream_answer(FakeStreamingChatModel(pieces=['a ', 'b']), 'hi')]\n"
+        "assert asyncio.run(answer()) == ['a ', 'b']\n"
+        "print(sorted(m for m in set(sys.modules) - before if 'langsmith' in m or 'tracers' in m))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -19,7 +19,7 @@ from ui.markdown_blocks import fenced_segments, open_fence, open_table
 from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
-#: the coloured HTML is about 4× the code and would have to be sent again once the fence closes.
+#: the coloured HTML is about 3× the code and would have to be sent again once the fence closes.
 HIGHLIGHT_MAX_LINES = 200
 #: Rows up to which a table's last group takes more rows (and is sent again); beyond, a new group starts.
 ROWS_PER_GROUP = 16
