@@ -9,7 +9,7 @@ from llm.errors import ConfigError
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.answer_relay import AnswerRelay, relay_for
-from ui.answer_view import AnswerView, session_summary
+from ui.answer_view import AnswerView, preload_answer_components, session_summary
 from ui.autoscroll import Autoscroll
 from ui.composer import Composer
 from ui.conversation import ConversationStore
@@ -107,6 +107,7 @@ class ChatPage:
             self.input = self.composer.input
             self.session_line = ui.label("").classes("text-xs text-grey-6 self-center pb-1 session-line")
         ui.keyboard(on_key=self._on_key, ignore=[]).mark("keys")  # Esc works wherever the focus is
+        preload_answer_components()
         self.render_conversation()
 
     def _build_drawers(self) -> None:
