@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from html import escape
 
@@ -11,9 +12,13 @@ from nicegui.element import Element
 from nicegui.elements.mixins.text_element import TextElement
 from nicegui.testing import User
 
+from llm.conversation import Message
 from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, marked, send, serve, status_text, wait_for
-from ui import live_text
+from ui import answer_view, live_text
+from ui.answer_view import AnswerView
+from ui.jobs import LiveAnswer
+from ui.live_blocks import CodeView, TableView
 from ui.live_text import PiecesView, list_html, opens_list, opens_paragraph, paragraph_html, settle_point
 from ui.safe_markdown import MarkdownText, PlainMarkup, plain_markup, render_markdown
 
@@ -85,6 +90,8 @@ def shown_html(element: Element) -> str:
         return f"<{element.tag}{start}>\n{items}</{element.tag}>\n"
     if isinstance(element, MarkdownText):
         return element.content
+    if isinstance(element, (CodeView, TableView)):
+        return render_markdown(element.source())  # how they show their lines and rows: tests/test_live_blocks.py
     if isinstance(element, ui.button):
         return ""
     return "".join(shown_html(child) for child in element.default_slot.children)
@@ -124,7 +131,7 @@ def pieces_views(user: User) -> list[PiecesView]:
     return [e for e in user.client.elements.values() if isinstance(e, PiecesView)]
 
 
-@pytest.mark.parametrize(("size", "rate"), [(6, 2000), (3, 600), (40, 300)])
+@pytest.mark.parametrize(("size", "rate"), [(6, 2000), (3, 600), (3, 200), (40, 300)])
 async def test_streamed_paragraphs_and_lists_render_like_the_whole_text(user: User, size: int, rate: float) -> None:
     shown = await stream(user, chunked(TEXT, size), rate)
     assert tags_apart(shown) == tags_apart(render_markdown(TEXT))
@@ -257,3 +264,44 @@ async def test_plain_markup_is_only_emphasis_and_code_without_attributes(user: U
         assert not plain_markup(html)
         with user.client, pytest.raises(ValueError):
             PlainMarkup(html)
+
+
+async def test_a_list_that_turns_loose_after_an_update_stays_one_list(user: User) -> None:
+    # The page shows "- loose item" as a tight list, then the next item and the end of the list arrive in one
+    # update: the blank line between the items makes it one loose list, not two lists.
+    pieces = ["Intro.\n\n", "- loose item\n\n", "- after a blank line\n\nEnd.\n"]
+    shown = await stream(user, pieces, rate=4)
+    text = "".join(pieces)
+    assert tags_apart(shown) == tags_apart(render_markdown(text))
+    assert shown.count("<ul>") == 1
+
+
+@pytest.mark.parametrize("seed", range(4))
+async def test_updates_at_random_points_render_like_the_whole_text(
+    user: User, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    # Every arrival is shown at once (no coalescing, no pause before an open block is rendered again), so
+    # each cut below is a state the page shows; the answer's view then equals the whole text's rendering.
+    monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 0)
+    monkeypatch.setattr(answer_view, "TAIL_CHARS_PER_SECOND", float("inf"))
+    text = TEXT + "".join(f"| {i} | {i * i} |\n" if i else "\n| n | n² |\n|---|---|\n" for i in range(20))
+    text += "\n```\n" + "".join(f"line {i}\n" for i in range(300)) + "```\n\nThe end.\n"
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+    rng = random.Random(seed)
+    for _ in range(10):
+        cuts = [*sorted(rng.sample(range(1, len(text)), rng.randint(5, 300))), len(text)]
+        with user.client.content:
+            view = AnswerView()
+        job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+        view.job = job
+        start = 0
+        for cut in cuts:
+            job.parts.append(text[start:cut])
+            start = cut
+            view.flush()
+        job.message = Message("assistant", text)
+        view.flush()
+        assert tags_apart(shown_html(view.body)) == tags_apart(render_markdown(text)), f"cuts {cuts}"
+        view.root.delete()

@@ -31,8 +31,8 @@ from ui.step_view import StepCard
 from ui.thinking_view import ThinkingView
 
 #: Seconds between two page updates of a streaming answer (chunks in between are coalesced). Each update
-#: costs about 100 bytes of its own, so fewer of them keep a slow stream's bytes near its text's size; the
-#: first text and the end go out at the next tick, not after this (see `TICK_INTERVAL`).
+#: costs about 100 bytes of its own, so fewer of them keep a slow stream's bytes near its text's size; an
+#: answer's first words (`FIRST_WORDS_CHARS`), text after a pause and the end go out at the next look instead.
 FLUSH_INTERVAL = 0.15
 #: Characters after which new text goes out before `FLUSH_INTERVAL` is over: a fast stream is sent in small
 #: updates, each cheap for the browser to lay out, and shown without delay.

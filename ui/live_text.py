@@ -17,6 +17,7 @@ from html import unescape
 from nicegui import ui
 from nicegui.elements.mixins.text_element import TextElement
 
+from ui.markdown_blocks import starts_list_item
 from ui.safe_markdown import PlainMarkup, plain_markup, render_fresh, render_markdown
 
 #: Pieces per element: a container's update lists all its children, so past this many the pieces go into
@@ -189,9 +190,13 @@ class LivePieces:
         blank = next((i for i, line in enumerate(lines) if not line.strip()), len(lines))
         end = next((i for i in range(blank, len(lines)) if lines[i].strip()), len(lines))
         text, rest = "".join(lines[:end]), "".join(lines[end:])
-        if rest[:1].isspace() or not self.matches(text):
+        if rest[:1].isspace() or self.goes_on(rest) or not self.matches(text):
             return None, finished
         return self.root, rest
+
+    def goes_on(self, rest: str) -> bool:
+        """Whether `rest`, after a blank line, may still belong to this block (then it is rendered anew, whole)."""
+        return False
 
     def matches(self, text: str) -> bool:
         """Whether the pieces show exactly what `text` (the whole block) renders to."""
@@ -263,6 +268,9 @@ class LiveList(LivePieces):
         if start := re.search(r'start="(\d+)"', opening):
             self.root.props(f"start={start.group(1)}")
         self.opening = opening
+
+    def goes_on(self, rest: str) -> bool:
+        return starts_list_item(rest)  # the blank line made it a loose list
 
     def whole_html(self) -> str:
         items = "".join(f"<li>{html}</li>\n" for html in self._html + self._open_html)

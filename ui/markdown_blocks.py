@@ -31,6 +31,11 @@ def fence_closes(line: str, fence: str) -> bool:
     )
 
 
+def starts_list_item(text: str) -> bool:
+    """Whether `text` starts with a list item's marker (after a blank line, it may still belong to the list above)."""
+    return bool(_LIST_ITEM.match(text))
+
+
 def display_math_opens(line: str) -> int:
     """Where `line` opens display math that goes on over the next lines (`$$` first, not closed on it), else -1.
 
