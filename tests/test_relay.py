@@ -187,6 +187,21 @@ async def test_an_instance_that_dies_mid_answer_leaves_it_interrupted_with_its_t
         assert [m.role for m in conversation.messages] == ["user", "assistant", "user", "assistant"]
 
 
+async def test_closing_just_as_the_writer_wakes_ends_it(redis_server: RedisServer) -> None:
+    # A cancellation that lands as the writer's timed wait ends (an answer ended that instant) must not be
+    # lost: the writer would wait on for ever and the instance would never close.
+    for spins in [0, 1, 2] * 2:
+        async with instances(redis_server, 1) as (a,):
+            job = a.ask(RecordingFake(chunks=100, rate=5))  # an answer streams here: the writer mostly waits, timed
+            await wait_for(lambda job=job: len(job.parts) >= 1)
+            a.relay._wake.set()
+            for _ in range(spins):
+                await asyncio.sleep(0)
+            closing = asyncio.create_task(a.relay.close())
+            done, _ = await asyncio.wait({closing}, timeout=5)
+            assert done, f"the relay did not close ({spins} loop turns after the wake-up)"
+
+
 async def test_a_follower_that_loses_its_connection_resumes_without_gap_or_duplicate(
     redis_server: RedisServer,
 ) -> None:

@@ -93,11 +93,10 @@ class RedisAnswerRelay(AnswerRelay):
 
     async def close(self) -> None:
         """End the background work (before the connections close: see `RedisConversations.on_close`)."""
-        for task in [*self._tasks, *self._background]:
+        tasks = [*self._tasks, *self._background]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks, *self._background]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)  # a cancel of `close` itself still goes through
 
     # -- what the board calls ----------------------------------------------------------------------------------
     def started(self, job: AnswerJob) -> None:
@@ -131,8 +130,11 @@ class RedisAnswerRelay(AnswerRelay):
     async def _write_loop(self) -> None:
         while True:
             if self._outboxes:  # the next flush, or at once when an answer starts or ends
+                # Not `asyncio.wait_for`: on Python 3.11 it drops a cancel that lands as the wait ends, and
+                # this loop would then outlive `close` (seen as a hung test when an answer ended that instant).
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.flush)
+                    async with asyncio.timeout(self.flush):
+                        await self._wake.wait()
             else:
                 await self._wake.wait()
             self._wake.clear()

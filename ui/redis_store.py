@@ -100,9 +100,7 @@ class RedisConversations(MemoryConversations):
             await before()
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # a cancel of `close` itself still goes through
         with contextlib.suppress(*self._errors()):
             await self.flush()
         await self.client.aclose()
@@ -110,7 +108,8 @@ class RedisConversations(MemoryConversations):
     async def recover(self) -> None:
         """After an outage: write what is pending and wait until the listener is back (raises while Redis is not)."""
         await self.flush()
-        await asyncio.wait_for(self.listening.wait(), TIMEOUT + self.retry)
+        async with asyncio.timeout(TIMEOUT + self.retry):  # not `wait_for`: see `RedisAnswerRelay._write_loop`
+            await self.listening.wait()
 
     # -- what the page calls -------------------------------------------------------------------------------------
     async def load(self, browser: str) -> None:
