@@ -107,6 +107,20 @@ async def test_a_fast_stream_is_sent_in_updates_of_a_bounded_size(user: User, mo
     assert all(b.startswith(a) for a, b in itertools.pairwise(texts))
 
 
+async def test_the_end_is_shown_when_the_answer_ends_not_at_the_next_look(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The view looks for news only every 30 s here: the answer's end reaches the page all the same.
+    monkeypatch.setattr(answer_view, "FIRST_TICK_INTERVAL", 30.0)
+    monkeypatch.setattr(answer_view, "TICK_INTERVAL", 30.0)
+    pieces = [f"word{i} " for i in range(20)]
+    serve(FakeStreamingChatModel(pieces=pieces, rate=100))
+    await user.open("/")
+    send(user, "go")
+    await wait_for(lambda: "20 chunks" in status_text(user), limit=5)
+    assert answers(user) == ["".join(pieces)]
+
+
 def test_fenced_segments_make_code_blocks_of_closed_top_level_fences() -> None:
     text = "Intro\n\n```python\nx = 1\n\ny = 2\n```\n\n- item\n\n  ```\n  nested\n  ```\n\nEnd\n"
     assert fenced_segments(text) == [

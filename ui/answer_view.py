@@ -162,6 +162,11 @@ class AnswerView:
         if self.job is not None:
             self.job.detach(self)
 
+    def answer_ended(self) -> None:
+        """The answer ended: show its end now (the last words, the figures, the actions), not at the next look."""
+        if self.job is not None and not self.root.is_deleted:
+            self.flush()
+
     def flush(self) -> None:
         """Send what arrived since the last flush; finish when the job has ended."""
         job = self.job

@@ -116,6 +116,12 @@ class LiveAnswer:
     def attach(self, view: object) -> None:
         self.views.add(view)
 
+    def tell_views_it_ended(self) -> None:
+        """Let each view that can show the end now (`answer_ended`) do so, not at its next look for news."""
+        for view in list(self.views):
+            if callable(answer_ended := getattr(view, "answer_ended", None)):
+                answer_ended()
+
     def detach(self, view: object) -> None:
         self.views.discard(view)
 
@@ -205,6 +211,7 @@ class AnswerJob(LiveAnswer):
         except Exception:  # storage down (e.g. Redis): the answer stays on screen
             log.warning("could not save the conversation", exc_info=True)
         self.board.forget(self)
+        self.tell_views_it_ended()
 
     def cancel(self, *, save: bool = True) -> None:
         """Stop the answer: the provider stream is closed and the partial text is saved (unless `save` is False)."""

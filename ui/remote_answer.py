@@ -104,6 +104,7 @@ class RemoteAnswer(LiveAnswer):
             messages.append(message)
         if self.board is not None:
             self.board.forget(self)
+        self.tell_views_it_ended()
 
     def interrupted_message(self) -> Message:
         """The message of this answer cut off with its instance: all that reached the stream, marked so."""
