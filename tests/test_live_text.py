@@ -305,3 +305,24 @@ async def test_updates_at_random_points_render_like_the_whole_text(
         view.flush()
         assert tags_apart(shown_html(view.body)) == tags_apart(render_markdown(text)), f"cuts {cuts}"
         view.root.delete()
+
+
+async def test_a_block_marker_alone_is_not_shown(user: User) -> None:
+    # "- " alone renders as a list that shows "- ", "## " as an empty heading: each waits for its first word.
+    pieces = ["Intro words.\n\n", "- ", "first item\n\n", "## ", "A heading\n\n", "> ", "quoted words\n"]
+    serve(FakeStreamingChatModel(pieces=pieces, rate=6))
+    await user.open("/")
+    send(user, "go")
+    states: list[str] = []
+
+    def look() -> bool:
+        bodies = marked(user, "answer-body")
+        if bodies and (html := tags_apart(shown_html(bodies[-1]))) and (not states or states[-1] != html):
+            states.append(html)
+        return answered(user)
+
+    await wait_for(look, limit=10)
+    assert states[-1] == tags_apart(render_markdown("".join(pieces)))
+    assert len(states) >= 4, states  # the pieces were seen one by one
+    for html in states:
+        assert "- <" not in html and "<h2> </h2>" not in html and "<p></p>" not in html, html

@@ -152,7 +152,7 @@ class AnswerView:
         if message.reasoning:
             self._thinking_view(expanded=False).append(message.reasoning)
         self._feed(message.content, message.steps)
-        self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+        self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=True)
         self._finish(message)
 
     def detach(self) -> None:
@@ -187,7 +187,7 @@ class AnswerView:
             stepped = self._feed("".join(new), steps) or stepped
         appends = self.tail.block is not None and not isinstance(self.tail.block, LivePieces)
         if (new or self._tail_stale) and (ended or appends or now >= self._tail_due):
-            self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+            self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=ended)
             self._tail_stale = False
             self._tail_due = now + self._rerender_pause()
         elif new:
@@ -232,7 +232,7 @@ class AnswerView:
 
     def _add_step(self, step: Step) -> None:
         """A card after the text so far, which is finished; the text after it starts afresh (a new message)."""
-        self.tail.show(self.splitter.tail, self.splitter.frozen_upto)
+        self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=True)
         self.tail.close(self.splitter.tail)
         self._tail_stale = False
         with self.body:

@@ -21,6 +21,8 @@ from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 3× the code and would have to be sent again once the fence closes.
 HIGHLIGHT_MAX_LINES = 200
+#: A letter or digit: an open block without one is not shown yet.
+_WORD = re.compile(r"[^\W_]")
 #: Rows up to which a table's last group takes more rows (and is sent again); beyond, a new group starts.
 ROWS_PER_GROUP = 16
 
@@ -215,8 +217,13 @@ class LiveTail:
                 self.markdown = MarkdownText(cache=False)
         self.markdown.set_markdown(text)
 
-    def show(self, tail: str, start: int) -> None:
-        """Show `tail`, the open part of the answer, which starts at `start` in the answer."""
+    def show(self, tail: str, start: int, *, final: bool = False) -> None:
+        """Show `tail`, the open part of the answer, which starts at `start` in the answer (`final`: as it ends)."""
+        if self.block is None and not final and not _WORD.search(tail):
+            # Only a block's marker so far (`- `, `## `, `|`): alone it would show an empty or literal block.
+            if self.markdown is not None:
+                self.markdown.set_markdown("")
+            return
         if self.block is None and start != self._plain_from:
             with self.root:
                 if fence := open_fence(tail):
