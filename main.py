@@ -149,6 +149,7 @@ def serve(args: argparse.Namespace) -> int:
         from llm.streaming import warm_up
         from ui.chat_page import register_pages
         from ui.login_page import register_login_page
+        from ui.safe_markdown import warm_up as warm_up_highlighting
         from ui.storage import open_conversations, storage_secret, use_data_dir
 
         auth = decide(server)  # a public address without a password is refused here, before anything binds
@@ -158,6 +159,7 @@ def serve(args: argparse.Namespace) -> int:
         if engine is not None:
             engine.start_in_background()  # the local model loads while the page opens
         warm_up()
+        warm_up_highlighting()
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
