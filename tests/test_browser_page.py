@@ -55,6 +55,12 @@ async def test_chat_flow_in_a_real_browser(browser: Any, tmp_path: Path) -> None
             except AssertionError:
                 if attempt == 2:
                     raise
+        # a conversation's menu is made when it is first opened, and opens at that click
+        await page.get_by_role("button", name="Rename or delete").first.click()
+        await page.get_by_text("Rename", exact=True).click()
+        await page.locator(".q-dialog input").fill("Renamed in the browser")
+        await page.locator(".q-dialog input").press("Enter")
+        await page.get_by_role("button", name="Renamed in the browser").wait_for()
         # reload: the history is still there
         await page.reload()
         await page.wait_for_selector(".user-message")

@@ -10,7 +10,7 @@ from llm.factory import ModelRegistry
 from llm.settings import Settings
 from tests.support.fake_openai import FakeOpenAIServer
 from tests.support.models import RecordingFake, ScriptedFake
-from tests.support.page import answers, press_escape, prompts, send, serve, status_text, textarea, wait_for
+from tests.support.page import answers, click_nth, press_escape, prompts, send, serve, status_text, textarea, wait_for
 from ui.chat_page import register_pages
 
 
@@ -79,11 +79,13 @@ async def test_new_chat_switch_rename_delete(user: User) -> None:
         return sorted(b.text for b in user.find(marker="conversation").elements)
 
     assert titles() == ["first chat question", "second chat question"]
-    user.find(marker="rename").click()  # the first item of the list
+    click_nth(user, "conversation-menu", 0)  # a menu is made when it is first opened: only this one has items
+    user.find(marker="rename").click()
     await user.should_see(marker="rename-input")
     user.find(marker="rename-input").clear().type("Renamed chat")
     user.find(marker="rename-ok").click()
     await wait_for(lambda: "Renamed chat" in titles())
+    click_nth(user, "conversation-menu", 0)  # the list was drawn anew with the new title
     user.find(marker="delete-conversation").click()
     await wait_for(lambda: len(titles()) == 1)
 

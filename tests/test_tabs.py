@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from nicegui import Client
 from nicegui.testing import User
-from nicegui.testing.user_interaction import UserInteraction
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from tests.support.models import RecordingFake, ScriptedFake
-from tests.support.page import answers, prompts, send, serve, status_text, textarea, wait_for
+from tests.support.page import answers, click_nth, prompts, send, serve, status_text, textarea, wait_for
 from ui.chat_page import register_pages
 
 
@@ -92,12 +91,6 @@ async def test_a_new_tab_opens_the_running_answer_of_a_closed_one(user: User) ->
     assert prompts(user) == ["Go on"]
 
 
-def click_nth(user: User, marker: str, index: int) -> None:
-    """Click the `index`-th element (in page order) marked `marker`."""
-    elements = sorted(user.find(marker=marker).elements, key=lambda e: e.id)
-    UserInteraction(user, {elements[index]}, None).click()
-
-
 async def test_renaming_a_conversation_that_is_not_open_keeps_what_a_reload_opens(user: User) -> None:
     serve(ScriptedFake(answers=["Answer."], rate=0))
     await user.open("/")
@@ -105,7 +98,8 @@ async def test_renaming_a_conversation_that_is_not_open_keeps_what_a_reload_open
     user.find(marker="new-chat").click()
     await wait_for(lambda: prompts(user) == [])
     await ask_and_wait(user, "Newer chat")
-    click_nth(user, "rename", 1)  # the list is newest first: this is "Older chat"
+    click_nth(user, "conversation-menu", 1)  # the list is newest first: this is "Older chat"
+    user.find(marker="rename").click()
     await user.should_see(marker="rename-input")
     user.find(marker="rename-input").clear().type("Renamed older chat")
     user.find(marker="rename-ok").click()

@@ -9,6 +9,7 @@ from langchain_core.language_models import BaseChatModel
 from nicegui import ElementFilter, ui
 from nicegui.element import Element
 from nicegui.testing import User
+from nicegui.testing.user_interaction import UserInteraction
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
@@ -98,3 +99,9 @@ ESCAPE = {
 def press_escape(user: User) -> None:
     """Esc with the focus anywhere on the page (the page's `ui.keyboard`, marked "keys")."""
     user.find(marker="keys").trigger("key", ESCAPE)
+
+
+def click_nth(user: User, marker: str, index: int) -> None:
+    """Click the `index`-th element (in page order) marked `marker`."""
+    elements = sorted(user.find(marker=marker).elements, key=lambda e: e.id)
+    UserInteraction(user, {elements[index]}, None).click()
