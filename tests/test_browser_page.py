@@ -197,6 +197,10 @@ async def test_long_code_and_tables_stream_into_real_elements(browser: Any, tmp_
             "() => [...document.querySelectorAll('.answer-body table tr')].map(r => r.children.length)"
         )
         assert cells == [3] * (LONG_TABLE_ROWS + 1)  # the header and every row, each with its 3 cells
+        # The row groups are tables of their own: their columns line up all the same.
+        edges = """() => new Set([...document.querySelectorAll('.answer-body .live-table tr')].map(
+            r => [...r.children].map(c => Math.round(c.getBoundingClientRect().left)).join(','))).size"""
+        assert await page.evaluate(edges) == 1
         assert await page.evaluate("() => document.querySelector('.answer-body tbody strong').innerText") == "row"
         align = "() => getComputedStyle(document.querySelector('.answer-body tbody td')).textAlign"
         assert await page.evaluate(align) == "right"  # `---:` aligns by a class, not a style attribute

@@ -12,7 +12,7 @@ from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, marked, send, serve, status_text, wait_for
-from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, HighlightedCode, TableView
+from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, HighlightedCode, TableView, column_widths
 from ui.safe_markdown import render_markdown
 
 CODE_LINES = 600
@@ -154,3 +154,10 @@ async def test_a_code_block_looks_the_same_live_and_saved(user: User, lines: int
     await wait_for(lambda: answers(user) == [text])
     assert ([type(v) for v in views(user, CodeView)], [v.markdown for v in views(user, HighlightedCode)]) == live
     assert bool(live[0]) == (lines > HIGHLIGHT_MAX_LINES)  # colours up to the limit, plain lines beyond
+
+
+def test_a_streamed_table_s_columns_are_sized_by_their_longest_cells() -> None:
+    table = "| Name | Note |\n|---|--:|\n| a | a longer note |\n| bee | " + "x" * 80 + " |\n"
+    assert column_widths(table) == ([19, 81], [8, 34])  # 4 + 4 ("Name") against 30 + 4 (a long cell counts to 30)
+    assert sum(column_widths("| a | b | c |\n|---|---|---|\n")[0]) in range(99, 102)
+    assert column_widths("|" + " c |" * 13 + "\n" + "|---" * 13 + "|\n") == ([], [])  # many: the browser's

@@ -21,7 +21,7 @@ from ui.hub import ConversationHub
 from ui.jobs import AnswerJob, JobBoard, LiveAnswer
 from ui.memory import release_memory_soon
 from ui.settings_drawer import settings_drawer
-from ui.styles import CODE_CSS, PAGE_CSS
+from ui.styles import CODE_CSS, PAGE_CSS, TABLE_COLUMNS_CSS
 from ui.transfer import export_json, export_markdown, open_import
 from ui.widgets import icon_button
 
@@ -90,7 +90,7 @@ class ChatPage:
     # -- layout -----------------------------------------------------------------------
     def build(self) -> None:
         ui.page_title("Rivulet")
-        ui.add_css(PAGE_CSS + CODE_CSS)
+        ui.add_css(PAGE_CSS + TABLE_COLUMNS_CSS + CODE_CSS)
         ui.query(".nicegui-content").classes("h-[100dvh] p-0 gap-0")
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):

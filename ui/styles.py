@@ -4,6 +4,8 @@ import re
 
 from pygments.formatters import HtmlFormatter
 
+from ui.live_blocks import MAX_SIZED_COLUMNS
+
 #: Syntax colours of finished code blocks (markdown2 highlights them with Pygments), light and dark, as
 #: `ui.markdown` has them; once per page here, not loaded by each block. Names, punctuation and white space
 #: have no spans of their own (`ui.safe_markdown`): they take the code's own colour, set here.
@@ -20,6 +22,12 @@ CODE_CSS = (
     + "\n"
     + _code_css("github-dark", ".body--dark .codehilite")
     + "\n.body--dark .codehilite code { color: #E6EDF3; }\n"
+)
+
+#: A streamed table's column widths: the server sets --c0, --c1, ... on its container (`ui.live_blocks.TableView`).
+TABLE_COLUMNS_CSS = "\n".join(
+    f".answer-body .live-table tr > :nth-child({n + 1}) {{ width: var(--c{n}, auto); }}"
+    for n in range(MAX_SIZED_COLUMNS)
 )
 
 PAGE_CSS = """
@@ -44,11 +52,13 @@ PAGE_CSS = """
 .answer-body .al { text-align: left; }
 .answer-body .ac { text-align: center; }
 .answer-body .ar { text-align: right; }
-/* A streamed table: its row groups are small tables whose rows all join one grid. */
+/* A streamed table: its row groups are small tables of fixed layout, each laid out alone, whose columns line up
+   because all take the widths the server gave the container (--c0, --c1, ...: ui/live_blocks.py). */
 .answer-body .live-table-scroll { overflow-x: auto; margin: 0.4rem 0; }
-.answer-body .live-table { display: table; border-collapse: collapse; }
-.answer-body .live-table > div, .answer-body .live-table table, .answer-body .live-table thead,
-.answer-body .live-table tbody { display: contents; }
+.answer-body .live-table table { display: table; table-layout: fixed; width: 100%; min-width: var(--table-min, 0);
+  margin: 0; overflow: visible; }
+.answer-body .live-table > div + div table { margin-top: -1px; }  /* one border between two groups, not two */
+
 /* A long paragraph's or list's pieces in groups (ui/live_text.py): laid out as if they were not grouped. */
 .answer-body .piece-group { display: contents; }
 .answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
