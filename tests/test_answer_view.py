@@ -9,7 +9,7 @@ import pytest
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
-from tests.support.page import answers, send, serve, status_text, wait_for
+from tests.support.page import answers, send, serve, shown_markdown, status_text, wait_for
 from ui import answer_view
 from ui.answer_view import AnswerView
 from ui.markdown_blocks import fenced_segments
@@ -118,6 +118,35 @@ async def test_the_end_is_shown_when_the_answer_ends_not_at_the_next_look(
     await user.open("/")
     send(user, "go")
     await wait_for(lambda: "20 chunks" in status_text(user), limit=5)
+    assert answers(user) == ["".join(pieces)]
+
+
+def heard(user: User) -> str:
+    """The Markdown of the blocks inside the answer's live regions (what screen readers announce), in order."""
+    assert user.client is not None
+    regions = [e for e in user.client.elements.values() if e.props.get("aria-live") == "polite"]
+    return "".join(text for region in regions for text in shown_markdown(region))
+
+
+async def test_finished_blocks_join_the_live_regions_together_and_in_order(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(answer_view, "FREEZE_INTERVAL", 30.0)
+    paragraphs = [" ".join(f"p{p}w{w}" for w in range(30)) + "\n\n" for p in range(6)]
+    pieces = [piece for text in paragraphs for piece in split_words(text)]
+    serve(FakeStreamingChatModel(pieces=pieces, rate=100))
+    await user.open("/")
+    send(user, "go")
+    during: list[str] = []
+
+    def look() -> bool:
+        during.append(heard(user))
+        return f"{len(pieces)} chunks" in status_text(user)
+
+    await wait_for(look, limit=15)
+    # The first finished paragraph joins at once, the others wait for the interval (30 s here) or the end.
+    assert set(during[:-1]) <= {"", paragraphs[0]}, set(during)
+    await wait_for(lambda: heard(user) == "".join(paragraphs[:5]))  # the last one ends the answer in its tail
     assert answers(user) == ["".join(pieces)]
 
 

@@ -284,6 +284,8 @@ async def test_updates_at_random_points_render_like_the_whole_text(
     # each cut below is a state the page shows; the answer's view then equals the whole text's rendering.
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 0)
     monkeypatch.setattr(answer_view, "TAIL_CHARS_PER_SECOND", float("inf"))
+    # Finished blocks join the frozen ones at once, or only at the end: either way in their order.
+    monkeypatch.setattr(answer_view, "FREEZE_INTERVAL", float("inf") if seed % 2 else 0.0)
     text = TEXT + "".join(f"| {i} | {i * i} |\n" if i else "\n| n | n² |\n|---|---|\n" for i in range(20))
     text += "\n```\n" + "".join(f"line {i}\n" for i in range(300)) + "```\n\nThe end.\n"
     serve(FakeStreamingChatModel(pieces=["unused"]))

@@ -55,6 +55,10 @@ TICK_INTERVAL = 0.05
 STATUS_INTERVAL = 1.0
 #: Frozen blocks per container (a container's update carries the ids of all its children).
 GROUP_SIZE = 16
+#: Seconds a finished block that was shown while open stays where it streamed before it joins the frozen blocks
+#: (where screen readers hear it): the blocks that finish meanwhile join together, in one container update, not
+#: one each (a W2 answer's short blocks cost about 70 bytes each that way).
+FREEZE_INTERVAL = 1.0
 
 STATUS_TEXT = {"done": "", "stopped": "Stopped", "error": "Incomplete"}
 SIGNAL_TEXT = {
@@ -117,6 +121,8 @@ class AnswerView:
         self._tail_due = 0.0  # when the open block may be re-rendered again
         self._tail_stale = False  # text arrived that the open block does not show yet
         self._sent_at = float("-inf")  # when new text, reasoning or steps were last sent
+        self._unfrozen: list[ui.element] = []  # finished blocks still where they streamed, in order (`FREEZE_INTERVAL`)
+        self._frozen_at = 0.0  # when finished blocks last joined the frozen ones
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
@@ -192,6 +198,8 @@ class AnswerView:
             self._tail_due = now + self._rerender_pause()
         elif new:
             self._tail_stale = True
+        if self._unfrozen and now - self._frozen_at >= FREEZE_INTERVAL:
+            self._freeze()
         if job.stats.first_chunk_at is not None and now - self._status_at >= STATUS_INTERVAL:
             self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
             self.status.set_text(job.stats.summary())
@@ -232,6 +240,7 @@ class AnswerView:
 
     def _add_step(self, step: Step) -> None:
         """A card after the text so far, which is finished; the text after it starts afresh (a new message)."""
+        self._freeze()
         self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=True)
         self.tail.close(self.splitter.tail)
         self._tail_stale = False
@@ -290,14 +299,16 @@ class AnswerView:
         if finished := self.splitter.take_finished():
             shown, finished = self.tail.take(finished)
             if isinstance(shown, (PiecesView, MarkdownText)):
-                # Already on the page as it renders: it joins the finished blocks without being sent again.
-                shown.move(self._group())
+                # Already on the page as it renders: it joins the finished blocks soon, without being sent again.
+                self._unfrozen.append(shown)
             elif shown is not None:
                 # A long block stays where it streamed (moving a large element would rebuild it in the
                 # browser): the tail's element joins the finished part, a new tail starts after it.
+                self._freeze()
                 self.tail.start_after()
                 self.frozen = None
             if finished:
+                self._freeze()  # the blocks before these first: they join the same container update
                 with self._group():
                     for kind, text, code in fenced_segments(finished):
                         if kind == "code":
@@ -305,6 +316,13 @@ class AnswerView:
                         else:
                             MarkdownText(text)
             self._tail_stale = True  # the tail changed: it starts later now
+
+    def _freeze(self) -> None:
+        """The finished blocks that are still where they streamed join the frozen ones, in their order."""
+        for block in self._unfrozen:
+            block.move(self._group())
+        self._unfrozen.clear()
+        self._frozen_at = time.monotonic()
 
     def _group(self) -> ui.element:
         """The group the next finished block joins: a container's update lists all its children, so a full
@@ -321,6 +339,7 @@ class AnswerView:
             self._timer = None
         self.job = None
         self.message = message
+        self._freeze()
         self.tail.close(self.splitter.tail)
         self.thinking.set_visibility(False)
         self._update_steps(message.steps)  # a step still running when the answer stopped is cut off

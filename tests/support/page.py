@@ -35,17 +35,18 @@ def marked(user: User, marker: str) -> list[Element]:
 
 def answers(user: User) -> list[str]:
     """The Markdown of every answer on the page, in order, as its elements show it (frozen blocks + tail)."""
-    return ["".join(_shown_markdown(body)) for body in marked(user, "answer-body")]
+    return ["".join(shown_markdown(body)) for body in marked(user, "answer-body")]
 
 
-def _shown_markdown(element: Element) -> list[str]:
+def shown_markdown(element: Element) -> list[str]:
+    """The Markdown the answer blocks in `element` show, in order."""
     if isinstance(element, ui.markdown):
         return [element.content]
     if isinstance(element, MarkdownText):
         return [element.markdown]
     if isinstance(element, (CodeView, TableView, PiecesView)):
         return [element.source()]
-    return [text for child in element.default_slot.children for text in _shown_markdown(child)]
+    return [text for child in element.default_slot.children for text in shown_markdown(child)]
 
 
 def send(user: User, text: str) -> None:
