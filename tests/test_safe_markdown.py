@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.servers import fresh_python
 
 
 def test_warm_up_compiles_the_common_highlighters_before_any_answer() -> None:
@@ -20,6 +16,4 @@ def test_warm_up_compiles_the_common_highlighters_before_any_answer() -> None:
         "print(all('_tokens' in lexer.__dict__ for lexer in (PythonLexer, JavascriptLexer)))\n"
         "print('class=\"k\">def</span>' in render_markdown('```python\\ndef f(): pass\\n```\\n'))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["True", "True"]
+    assert fresh_python(code).split() == ["True", "True"]

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 
 import pytest
@@ -19,7 +17,7 @@ from llm.settings import Settings
 from llm.streaming import AnswerStats, build_messages, stream_answer
 from tests.support.fake_openai import ANSWER, FAILURES, FakeOpenAIServer, words
 from tests.support.page import wait_for
-from tests.support.servers import ROOT
+from tests.support.servers import fresh_python
 
 
 async def test_chunks_arrive_one_by_one_with_figures() -> None:
@@ -130,6 +128,4 @@ def test_warm_up_does_the_imports_of_a_first_model_call_before_any_answer() -> N
         "assert asyncio.run(answer()) == ['a ', 'b']\n"
         "print(sorted(m for m in set(sys.modules) - before if 'langsmith' in m or 'tracers' in m))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert fresh_python(code).strip() == "[]"

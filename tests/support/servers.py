@@ -23,6 +23,13 @@ ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "main.py")
 
 
+def fresh_python(code: str) -> str:
+    """What `code` prints when run in a fresh interpreter in the repository (it must succeed)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
