@@ -23,9 +23,16 @@ ROOT = Path(__file__).resolve().parents[2]
 MAIN = str(ROOT / "main.py")
 
 
-def fresh_python(code: str) -> str:
-    """What `code` prints when run in a fresh interpreter in the repository (it must succeed)."""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
+def fresh_python(code: str, env: Mapping[str, str] | None = None) -> str:
+    """What `code` prints when run in a fresh interpreter in the repository (it must succeed), with `env` added."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
