@@ -58,7 +58,6 @@ PAGE_CSS = """
 .answer-body .live-table table { display: table; table-layout: fixed; width: 100%; min-width: var(--table-min, 0);
   margin: 0; overflow: visible; }
 .answer-body .live-table > div + div table { margin-top: -1px; }  /* one border between two groups, not two */
-
 /* A long paragraph's or list's pieces in groups (ui/live_text.py): laid out as if they were not grouped. */
 .answer-body .piece-group { display: contents; }
 .answer-body blockquote { border-left: 3px solid var(--q-primary); margin: 0.4rem 0; padding-left: 0.8rem;
