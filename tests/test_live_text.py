@@ -20,7 +20,7 @@ from ui.answer_view import AnswerView
 from ui.jobs import LiveAnswer
 from ui.live_blocks import CodeView, TableView
 from ui.live_text import PiecesView, list_html, opens_list, opens_paragraph, paragraph_html, settle_point
-from ui.safe_markdown import MarkdownText, PlainMarkup, plain_markup, render_markdown
+from ui.safe_markdown import MarkdownText, PlainBlock, PlainMarkup, plain_markup, render_markdown
 
 #: Paragraphs and lists of every kind next to what they may turn into.
 TEXT = """\
@@ -90,6 +90,8 @@ def shown_html(element: Element) -> str:
         return f"<{element.tag}{start}>\n{items}</{element.tag}>\n"
     if isinstance(element, MarkdownText):
         return element.content
+    if isinstance(element, PlainBlock):
+        return element.html
     if isinstance(element, (CodeView, TableView)):
         return render_markdown(element.source())  # how they show their lines and rows: tests/test_live_blocks.py
     if isinstance(element, ui.button):
@@ -328,3 +330,27 @@ async def test_a_block_marker_alone_is_not_shown(user: User) -> None:
     assert len(states) >= 4, states  # the pieces were seen one by one
     for html in states:
         assert "- <" not in html and "<h2> </h2>" not in html and "<p></p>" not in html, html
+
+
+async def test_a_paragraph_that_ends_with_its_last_words_adds_one_piece(user: User) -> None:
+    # The words that were still open (the last one has no space after it) and the end of the paragraph arrive
+    # in one update: they go into one more piece, not one for the settled words and one for the last word.
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+    with user.client.content:
+        view = AnswerView()
+    job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+    view.job = job
+    for part in ["First words of a paragraph ", "and its **last** words.\n\nNext"]:
+        job.parts.append(part)
+        view.flush()
+        view._sent_at = float("-inf")  # no coalescing: each part is one update
+    (paragraph, _) = pieces_views(user)
+    assert [piece_html(p) for p in paragraph.default_slot.children] == [
+        "First words of a paragraph ",
+        "and its <strong>last</strong> words.",
+    ]
+    job.message = Message("assistant", "".join(job.parts))
+    view.flush()
+    assert tags_apart(shown_html(view.body)) == tags_apart(render_markdown(job.message.content))

@@ -26,7 +26,7 @@ from ui.jobs import LiveAnswer
 from ui.live_blocks import LiveTail, code_block
 from ui.live_text import LivePieces, PiecesView
 from ui.markdown_blocks import BlockSplitter, fenced_segments
-from ui.safe_markdown import MarkdownText
+from ui.safe_markdown import MarkdownText, markdown_element
 from ui.step_view import StepCard
 from ui.thinking_view import ThinkingView
 
@@ -314,7 +314,7 @@ class AnswerView:
                         if kind == "code":
                             code_block(text, code)
                         else:
-                            MarkdownText(text)
+                            markdown_element(text)
             self._tail_stale = True  # the tail changed: it starts later now
 
     def _freeze(self) -> None:

@@ -155,14 +155,17 @@ class LivePieces:
         self._open: ui.element | None = None  # the piece showing the part after them
         self._open_html: list[str] = []
 
-    def show(self, text: str) -> bool:
-        """Show `text`, the block so far; False when it no longer renders as this kind of block."""
+    def show(self, text: str, *, final: bool = False) -> bool:
+        """Show `text`, the block so far (`final`: the whole block, nothing of it changes any more); False
+        when it no longer renders as this kind of block."""
         if "|" in text:
             return False  # it may turn into a table: shown whole, see `ui.live_blocks.LiveTail`
         parts = self._parts(text[self._settled :])
         if parts is None:
             return False
         settled, chars, rest = parts
+        if final and rest:
+            settled, chars, rest = self._last_pieces(settled, rest), len(text) - self._settled, ""
         for html in settled:
             self._put(html)
             self._open = None
@@ -200,7 +203,11 @@ class LivePieces:
 
     def matches(self, text: str) -> bool:
         """Whether the pieces show exactly what `text` (the whole block) renders to."""
-        return self.show(text) and render_markdown(text) == self.whole_html()
+        return self.show(text, final=True) and render_markdown(text) == self.whole_html()
+
+    def _last_pieces(self, settled: list[str], rest: str) -> list[str]:
+        """The pieces that show the block's end: the settled ones, then its open part."""
+        return [*settled, rest]
 
     def _parts(self, rest: str) -> tuple[list[str], int, str] | None:
         """The HTML of the pieces `rest` settles, how many of its characters they show, and the HTML of
@@ -236,6 +243,9 @@ class LiveParagraph(LivePieces):
 
     def whole_html(self) -> str:
         return f"<p>{''.join(self._html + self._open_html)}</p>\n"
+
+    def _last_pieces(self, settled: list[str], rest: str) -> list[str]:
+        return ["".join(settled) + rest]  # one element, not one more for the last word
 
     def _parts(self, rest: str) -> tuple[list[str], int, str] | None:
         html = self._html_after_settled(rest)

@@ -16,7 +16,7 @@ from llm.settings import Settings
 from ui.chat_page import PageServices, register_pages
 from ui.live_blocks import CodeView, TableView
 from ui.live_text import PiecesView
-from ui.safe_markdown import MarkdownText
+from ui.safe_markdown import MarkdownText, PlainBlock
 
 
 def serve(model: BaseChatModel | None = None, **options: object) -> PageServices:
@@ -42,7 +42,7 @@ def shown_markdown(element: Element) -> list[str]:
     """The Markdown the answer blocks in `element` show, in order."""
     if isinstance(element, ui.markdown):
         return [element.content]
-    if isinstance(element, MarkdownText):
+    if isinstance(element, (MarkdownText, PlainBlock)):
         return [element.markdown]
     if isinstance(element, (CodeView, TableView, PiecesView)):
         return [element.source()]
