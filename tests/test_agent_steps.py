@@ -160,6 +160,7 @@ async def test_the_page_shows_each_step_as_a_card_while_the_answer_streams_aroun
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 0.02)
+    monkeypatch.setattr(answer_view, "STEADY_FLUSH_INTERVAL", 0.02)
     monkeypatch.setattr(answer_view, "TICK_INTERVAL", 0.01)
     serve(agent_graph(PlannedToolModel(delay=0.01)))
     await user.open("/")

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import time
+from types import SimpleNamespace
 
 import pytest
 from nicegui.testing import User
 
+from llm.conversation import Message
 from llm.fake import FakeStreamingChatModel, split_words
 from tests.support.page import answers, send, serve, shown_markdown, status_text, wait_for
 from ui import answer_view
 from ui.answer_view import AnswerView
+from ui.jobs import LiveAnswer
 from ui.markdown_blocks import fenced_segments
 
 
@@ -86,6 +89,7 @@ async def test_text_soon_after_an_update_waits_for_the_next_but_the_end_does_not
     user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 3.0)
+    monkeypatch.setattr(answer_view, "STEADY_FLUSH_INTERVAL", 3.0)
     pieces = [f"w{i} " for i in range(60)]  # 0.6 s at 100 chunks/s: well inside one interval
     states = await shown_states(user, pieces, rate=100)
     texts = [text for _, text in states]
@@ -100,6 +104,7 @@ async def test_text_soon_after_an_update_waits_for_the_next_but_the_end_does_not
 
 async def test_a_fast_stream_is_sent_in_updates_of_a_bounded_size(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 3.0)
+    monkeypatch.setattr(answer_view, "STEADY_FLUSH_INTERVAL", 3.0)
     monkeypatch.setattr(answer_view, "FLUSH_CHARS", 40)
     pieces = [f"word{i} " for i in range(100)]  # 700 characters in 0.5 s
     texts = [text for _, text in await shown_states(user, pieces, rate=200)]
@@ -158,3 +163,35 @@ def test_fenced_segments_make_code_blocks_of_closed_top_level_fences() -> None:
         ("markdown", "\n- item\n\n  ```\n  nested\n  ```\n\nEnd\n", ""),
     ]
     assert fenced_segments("```\nnot closed\n") == [("markdown", "```\nnot closed\n", "")]
+
+
+async def test_updates_come_less_often_once_an_answer_has_streamed_a_while(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A clock of our own: the view looks every 50 ms while 200 words a second arrive.
+    clock = [1000.0]
+    monkeypatch.setattr(answer_view, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+    with user.client.content:
+        view = AnswerView()
+    job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+    view.job = job
+    changes: list[tuple[float, str]] = []  # when the shown text changed, and to what
+    for tick in range(80):  # 4 s
+        job.parts.extend(f"w{tick}.{i} " for i in range(10))
+        view.flush()
+        shown = "".join(shown_markdown(view.body))
+        if not changes or changes[-1][1] != shown:
+            changes.append((clock[0] - 1000.0, shown))
+        clock[0] += 0.05
+    assert all(b.startswith(a) for (_, a), (_, b) in itertools.pairwise(changes))
+    gaps = [(round(t, 2), round(b - t, 2)) for (t, _), (b, _) in itertools.pairwise(changes)]
+    young = [gap for at, gap in gaps if 0.3 <= at < answer_view.STEADY_AFTER - 0.3]
+    steady = [gap for at, gap in gaps if at >= answer_view.STEADY_AFTER + 0.3]
+    assert young and set(young) == {answer_view.FLUSH_INTERVAL}, gaps
+    assert steady and set(steady) == {answer_view.STEADY_FLUSH_INTERVAL}, gaps
+    job.message = Message("assistant", "".join(job.parts))
+    view.flush()  # the end is not held back for the interval
+    assert "".join(shown_markdown(view.body)) == job.message.content

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from nicegui import ui
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel
-from tests.support.page import marked, serve
+from tests.support.page import marked, serve, wait_for
 from ui import autoscroll
 
 CONTAINER = 454
@@ -83,4 +85,27 @@ async def test_a_late_landing_of_our_scroll_on_a_slow_browser_does_not_undo_a_sc
     report(user, 300, 900)  # the reader scrolls on, reads ...
     now[0] += 3
     report(user, 446, 900)  # ... and comes back to the end: followed again
+    assert not jump_shown(user)
+
+
+async def test_growth_the_browser_follows_by_itself_costs_no_scroll(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Chromium reports a growth twice: the new size at the old position, then the position its scroll
+    # anchoring moved to. Only a growth that stays off the end gets a scroll from the server.
+    scrolls: list[float] = []
+    monkeypatch.setattr(ui.scroll_area, "scroll_to", lambda self, **kwargs: scrolls.append(kwargs["pixels"]))
+    monkeypatch.setattr(autoscroll, "FOLLOW_GRACE", 0.05)
+    monkeypatch.setattr(autoscroll, "KEEP_UP_INTERVAL", 0.05)
+    serve(FakeStreamingChatModel(text="x"))
+    await user.open("/")
+    report(user, 300, 754)  # at the end
+    scrolls.clear()  # (the page scrolls to the end when it opens)
+    report(user, 300, 900)  # more text ...
+    report(user, 446, 900)  # ... and the browser followed it
+    await asyncio.sleep(2 * autoscroll.FOLLOW_GRACE)  # a timer of the same loop: a held-back scroll goes first
+    assert scrolls == [], "the followed growth got a scroll"
+    report(user, 446, 1000)  # more text the browser did not follow (Safari has no scroll anchoring)
+    await wait_for(lambda: bool(scrolls), limit=5)
+    assert scrolls == [autoscroll.PAST_THE_END]
     assert not jump_shown(user)

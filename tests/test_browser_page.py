@@ -257,3 +257,34 @@ async def test_a_fast_answer_ends_scrolled_to_the_bottom(browser: Any, tmp_path:
         seen = await poll(page, below, lambda value: value[0] < 40, limit=5)
         assert seen[-1][1] > 5000, "the answer is not long enough to test scrolling"
         assert not await page.get_by_role("button", name="Jump to the latest text").is_visible()
+
+
+#: Fills the conversation past the view and scrolls to its end, then adds a paragraph per animation frame, in the
+#: browser alone: the distance from the end after each.
+GROW_IN_THE_BROWSER = """async () => {
+  const area = document.querySelector('.q-scrollarea__container');
+  const messages = document.querySelector('.messages');
+  const frame = () => new Promise(resolve => requestAnimationFrame(resolve));
+  const add = (text) => { const p = document.createElement('p'); p.textContent = text; messages.appendChild(p); };
+  for (let i = 0; i < 60; i++) add('filler ' + i);
+  await frame();
+  area.scrollTop = area.scrollHeight;
+  await frame();
+  const gaps = [];
+  for (let i = 0; i < 20; i++) {
+    add('more ' + i);
+    await frame();
+    gaps.push(Math.round(area.scrollHeight - area.scrollTop - area.clientHeight));
+  }
+  return gaps;
+}"""
+
+
+async def test_the_browser_follows_growing_text_by_itself(browser: Any, tmp_path: Path) -> None:
+    # Scroll anchoring (ui.autoscroll): the view stays at the end in the very frame the text grows, with no scroll
+    # message from the server (that a reader who scrolled up stays put: test_autoscroll_pauses_when_the_user_...).
+    with rivulet_process("--model", "fake:chunks=10", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 900, "height": 600})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        assert await page.evaluate(GROW_IN_THE_BROWSER) == [0] * 20

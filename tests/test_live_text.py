@@ -285,6 +285,7 @@ async def test_updates_at_random_points_render_like_the_whole_text(
     # Every arrival is shown at once (no coalescing, no pause before an open block is rendered again), so
     # each cut below is a state the page shows; the answer's view then equals the whole text's rendering.
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 0)
+    monkeypatch.setattr(answer_view, "STEADY_FLUSH_INTERVAL", 0)
     monkeypatch.setattr(answer_view, "TAIL_CHARS_PER_SECOND", float("inf"))
     # Finished blocks join the frozen ones at once, or only at the end: either way in their order.
     monkeypatch.setattr(answer_view, "FREEZE_INTERVAL", float("inf") if seed % 2 else 0.0)

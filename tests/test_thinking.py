@@ -58,6 +58,7 @@ async def test_thinking_streams_above_the_answer_then_collapses(
     form = REASONING_FORMS[name]
     # The fake reasons for about 0.2 s: flush more often than the page's 150 ms to see it grow in many states.
     monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 0.02)
+    monkeypatch.setattr(answer_view, "STEADY_FLUSH_INTERVAL", 0.02)
     monkeypatch.setattr(answer_view, "TICK_INTERVAL", 0.01)
     serve_reasoning(fake_openai, name)
     await user.open("/")

@@ -34,6 +34,13 @@ from ui.thinking_view import ThinkingView
 #: costs about 100 bytes of its own, so fewer of them keep a slow stream's bytes near its text's size; an
 #: answer's first words (`FIRST_WORDS_CHARS`), text after a pause and the end go out at the next look instead.
 FLUSH_INTERVAL = 0.15
+#: Seconds between two page updates once an answer has streamed for `STEADY_AFTER` seconds. The reader
+#: watches an answer's first words come; later they read while it streams, and four updates a second still
+#: look continuous. Each update's own bytes (the new piece, its container's list of children, the message)
+#: came to about half a W2 answer's bytes at `FLUSH_INTERVAL` (bench `W2`).
+STEADY_FLUSH_INTERVAL = 0.25
+#: Seconds of streaming after which updates come every `STEADY_FLUSH_INTERVAL`.
+STEADY_AFTER = 2.0
 #: Characters after which new text goes out before `FLUSH_INTERVAL` is over: a fast stream is sent in small
 #: updates, each cheap for the browser to lay out, and shown without delay.
 FLUSH_CHARS = 3000
@@ -121,6 +128,7 @@ class AnswerView:
         self._tail_due = 0.0  # when the open block may be re-rendered again
         self._tail_stale = False  # text arrived that the open block does not show yet
         self._sent_at = float("-inf")  # when new text, reasoning or steps were last sent
+        self._first_sent_at: float | None = None  # when the answer's first text, reasoning or step was sent
         self._unfrozen: list[ui.element] = []  # finished blocks still where they streamed, in order (`FREEZE_INTERVAL`)
         self._frozen_at = 0.0  # when finished blocks last joined the frozen ones
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
@@ -181,8 +189,8 @@ class AnswerView:
         ended = job.message is not None  # then every part is in
         now = time.monotonic()
         new = job.parts[self._seen :]
-        # The tick nearest `FLUSH_INTERVAL` after the last update sends the next (the ticks drift a little).
-        recent = now - self._sent_at < FLUSH_INTERVAL - TICK_INTERVAL / 2
+        # The tick nearest the interval after the last update sends the next (the ticks drift a little).
+        recent = now - self._sent_at < self._flush_interval(now) - TICK_INTERVAL / 2
         if recent and not ended and self._chars >= FIRST_WORDS_CHARS and sum(map(len, new)) < FLUSH_CHARS:
             return  # coalesce: the last update is recent and this one would be small
         thought = self._flush_reasoning(job, answered=bool(new) or self._seen > 0)
@@ -212,10 +220,17 @@ class AnswerView:
             self._finish(job.message)  # type: ignore[arg-type]
         if new or thought or stepped:
             self._sent_at = now
+            if self._first_sent_at is None:
+                self._first_sent_at = now
             if self._timer is not None and self._chars >= FIRST_WORDS_CHARS:
                 self._timer.interval = TICK_INTERVAL
             if self.on_update:
                 self.on_update()
+
+    def _flush_interval(self, now: float) -> float:
+        """Seconds between two updates: `FLUSH_INTERVAL` while the answer is young, then `STEADY_FLUSH_INTERVAL`."""
+        young = self._first_sent_at is None or now - self._first_sent_at < STEADY_AFTER
+        return FLUSH_INTERVAL if young else STEADY_FLUSH_INTERVAL
 
     def _feed(self, text: str, steps: list[Step]) -> bool:
         """Show `text` (the answer's next characters), with a card for each new step where it happened.

@@ -1,4 +1,11 @@
-"""Keeps the newest text in view while the reader stays at the bottom; a button brings a reader back who scrolled up."""
+"""Keeps the newest text in view while the reader stays at the bottom; a button brings a reader back who scrolled up.
+
+The browser follows growing text by itself: scroll anchoring keeps the only anchor it may choose, an element at
+the end of the content, where it was while it is in view, that is while the reader is at the end (see
+`AUTOSCROLL_CSS`). The server scrolls only where that did not happen: when the area reports that it grew while
+the reader was following and the end is no longer in view (the first overflow, from where the browser does not
+anchor yet; a browser without scroll anchoring, such as Safari).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +19,13 @@ from ui.widgets import icon_button
 #: A scroll position past any end: the browser stops at the real end. (A percentage would be turned into pixels
 #: with the area's last reported size, which lags behind fast-growing text and can land above the end.)
 PAST_THE_END = 10**9
+#: Seconds a growth report waits for the report of the browser's own follow: Chromium reports the new size, then
+#: the position its scroll anchoring moved to, a few milliseconds apart.
+FOLLOW_GRACE = 0.1
 #: How near the end (pixels) counts as at the end.
 END_SLACK_PX = 4
-#: Seconds between two scrolls to the end while text streams in. Each is a message of about 115 bytes: one per
-#: 0.25 s came to 0.39x a W2 answer's own bytes. The area's own size reports fill the gaps (see `_on_scroll`).
+#: Seconds between two scrolls to the end while text streams in, where the browser does not follow by itself.
+#: Each is a message of about 115 bytes: one per 0.5 s came to 0.22x a W2 answer's own bytes.
 KEEP_UP_INTERVAL = 0.5
 #: How long after the reader scrolled up an "at the end" report is taken for our own scroll still landing, at
 #: least; twice the slowest recent round trip of a scroll when that is longer (a busy or distant browser).
@@ -24,8 +34,17 @@ SETTLE_SECONDS = 0.5
 MAX_SETTLE_SECONDS = 3.0
 
 
+#: Only the end marker may be the scroll anchor, so the view moves with it only while it is in view. It needs a
+#: width: an empty box in the area's flex column has none, and the browser anchors nothing that has no area.
+AUTOSCROLL_CSS = """
+.scroll-content { overflow-anchor: none; }
+.scroll-anchor { overflow-anchor: auto; height: 1px; width: 100%; flex-shrink: 0; }
+"""
+
+
 class Autoscroll:
-    """A scroll area that sticks to its end until the reader scrolls up, with a "jump to latest" button."""
+    """A scroll area that sticks to its end until the reader scrolls up, with a "jump to latest" button. What
+    goes in it goes in `content`."""
 
     def __init__(self) -> None:
         self.sticks_to_end = True
@@ -37,6 +56,9 @@ class Autoscroll:
         self._round_trip = 0.0  # seconds from sending a scroll to the end to its report, slowest recent one
         self._held_back: asyncio.TimerHandle | None = None  # a scroll to the end waiting for its interval
         self.area = ui.scroll_area(on_scroll=self._on_scroll).classes("w-full h-full")
+        with self.area:
+            self.content = ui.element("div").classes("w-full scroll-content")
+            ui.element("div").classes("scroll-anchor")
         self.jump = (
             icon_button("south", "Jump to the latest text", self.jump_to_end, "round color=primary")
             .classes("absolute bottom-3 right-6")
@@ -44,16 +66,13 @@ class Autoscroll:
         )
         self.jump.set_visibility(False)
 
-    def keep_up(self, *, now: bool = False) -> None:
-        """New text arrived: scroll to it unless the reader scrolled away; at most every `KEEP_UP_INTERVAL`
-        unless `now` (the answer's end). A scroll held back is sent when the interval is over, so the last
-        growth is followed too."""
-        if not self.sticks_to_end:
-            return
-        wait = KEEP_UP_INTERVAL - (monotonic() - self._kept_up_at)
-        if now or wait <= 0:
-            self._keep_up_now()
-        elif self._held_back is None:
+    def keep_up(self) -> None:
+        """The area grew past the view: scroll to the end unless the reader scrolled away, after `FOLLOW_GRACE`
+        (a report meanwhile that the view is at the end, because the browser followed, cancels it) and at most
+        every `KEEP_UP_INTERVAL`. A scroll held back is sent when the interval is over, so the last growth is
+        followed too."""
+        if self.sticks_to_end and self._held_back is None:
+            wait = max(FOLLOW_GRACE, KEEP_UP_INTERVAL - (monotonic() - self._kept_up_at))
             self._held_back = asyncio.get_running_loop().call_later(wait, self._keep_up_now)
 
     def _keep_up_now(self) -> None:
@@ -82,6 +101,9 @@ class Autoscroll:
         # In pixels, not a share of the height: 1 % of a long answer is a screenful left unseen.
         at_end = furthest - event.vertical_position <= END_SLACK_PX
         now = monotonic()
+        if at_end and self._held_back is not None:
+            self._held_back.cancel()  # the browser followed by itself
+            self._held_back = None
         if at_end and self._sent_at is not None:
             self._round_trip = max(min(now - self._sent_at, MAX_SETTLE_SECONDS), 0.9 * self._round_trip)
             self._sent_at = None
@@ -98,8 +120,7 @@ class Autoscroll:
             # "at the end" too: only an end reached a little later means the reader came back.
             self.sticks_to_end = True
         elif self.sticks_to_end and not at_end and event.vertical_size > self._last_size:
-            # The text grew after our last scroll landed (a fast answer outruns the page's rendering):
-            # the area reports its new size, so follow it once more (or let the next `keep_up` do it soon).
+            # The text grew past the view: follow it unless the browser does (its report comes next).
             self.keep_up()
         self._last_position = event.vertical_position
         self._last_size = event.vertical_size

@@ -10,7 +10,7 @@ from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.answer_relay import AnswerRelay, relay_for
 from ui.answer_view import AnswerView, preload_answer_components, session_summary
-from ui.autoscroll import Autoscroll
+from ui.autoscroll import AUTOSCROLL_CSS, Autoscroll
 from ui.composer import Composer
 from ui.conversation import ConversationStore
 from ui.conversation_drawer import ConversationDrawer, DrawerActions
@@ -90,7 +90,7 @@ class ChatPage:
     # -- layout -----------------------------------------------------------------------
     def build(self) -> None:
         ui.page_title("Rivulet")
-        ui.add_css(PAGE_CSS + TABLE_COLUMNS_CSS + CODE_CSS)
+        ui.add_css(PAGE_CSS + AUTOSCROLL_CSS + TABLE_COLUMNS_CSS + CODE_CSS)
         ui.query(".nicegui-content").classes("h-[100dvh] p-0 gap-0")
         self._build_drawers()
         with ui.column().classes("w-full h-full no-wrap gap-0 items-stretch"):
@@ -99,7 +99,7 @@ class ChatPage:
             )
             with ui.element("div").classes("w-full flex-grow min-h-0 relative"):
                 self.scroll = Autoscroll()
-                with self.scroll.area:
+                with self.scroll.content:
                     self.messages = ui.column().classes("w-full max-w-3xl mx-auto px-3 pb-4 gap-3 messages")
             self.composer = Composer(
                 self.settings.max_prompt_chars, send=self.send, toggle=self.toggle, last_prompt=self._last_prompt
@@ -207,7 +207,6 @@ class ChatPage:
         self.composer.show_stop(self.streaming)
 
     def _on_view_update(self) -> None:
-        self.scroll.keep_up()
         if self.composer.shows_stop and not self.streaming:
             self._answer_ended()
 
@@ -224,7 +223,6 @@ class ChatPage:
             self.input.value = messages[-2].content  # nothing came: give the prompt back
         self._update_controls()
         self._render_conversation_list()
-        self.scroll.keep_up(now=True)  # the status line and buttons it just got are the new end
 
     # -- actions ------------------------------------------------------------------------------
     async def toggle(self) -> None:
