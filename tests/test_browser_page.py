@@ -288,3 +288,17 @@ async def test_the_browser_follows_growing_text_by_itself(browser: Any, tmp_path
         await page.goto(url)
         await page.wait_for_selector(PROMPT)
         assert await page.evaluate(GROW_IN_THE_BROWSER) == [0] * 20
+
+
+async def test_a_finished_code_block_shows_its_colours(browser: Any, tmp_path: Path) -> None:
+    # The highlighting spans' classes are written without quotes (fewer bytes): the page's colours still apply.
+    colours = """() => ['.codehilite .k', '.codehilite .mi', '.codehilite code'].map(
+        selector => getComputedStyle(document.querySelector('.answer-body ' + selector)).color)"""
+    with rivulet_process("--model", "py:tests.support.models:echo", env={"RIVULET_DATA_DIR": str(tmp_path)}) as url:
+        page = await browser.new_page(viewport={"width": 900, "height": 600})
+        await page.goto(url)
+        await page.wait_for_selector(PROMPT)
+        await ask(page, "```python\ndef f(x):\n    return x + 1\n```\n")
+        await page.get_by_role("button", name="Copy code").wait_for()  # the fence closed: coloured
+        keyword, number, code = await page.evaluate(colours)
+        assert len({keyword, number, code}) == 3, (keyword, number, code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ from nicegui import ui
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
-from tests.support.page import answers, marked, send, serve, status_text, wait_for
+from tests.support.page import answers, marked, send, serve, shown_markdown, status_text, wait_for
+from ui import answer_view
+from ui.answer_view import AnswerView
+from ui.jobs import LiveAnswer
 from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, HighlightedCode, TableView, column_widths
 from ui.safe_markdown import render_markdown
 
@@ -75,8 +79,8 @@ async def test_a_short_code_fence_gets_its_colours_once_it_closes(user: User) ->
     assert views(user, CodeView) == []
     (code,) = views(user, HighlightedCode)
     assert code.markdown == "```python\nx = 1\nprint(x)\n```\n"
-    assert '<div class="codehilite">' in code.content and '<span class="k">print</span>' not in code.content
-    assert '<span class="nb">print</span>(x)' in code.content  # a builtin's colour; punctuation has the code's
+    assert '<div class="codehilite">' in code.content and '<span class=k>print</span>' not in code.content
+    assert '<span class=nb>print</span>(x)' in code.content  # a builtin's colour; punctuation has the code's
 
 
 async def test_a_long_table_streams_in_row_groups_that_render_like_the_whole_table(
@@ -161,3 +165,33 @@ def test_a_streamed_table_s_columns_are_sized_by_their_longest_cells() -> None:
     assert column_widths(table) == ([19, 81], [8, 34])  # 4 + 4 ("Name") against 30 + 4 (a long cell counts to 30)
     assert sum(column_widths("| a | b | c |\n|---|---|---|\n")[0]) in range(99, 102)
     assert column_widths("|" + " c |" * 13 + "\n" + "|---" * 13 + "|\n") == ([], [])  # many: the browser's
+
+
+async def test_an_open_code_fence_is_shown_from_the_next_update(user: User, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Driven update by update: a fence that opens in one update and closes in the next is sent once, coloured;
+    # one that stays open shows its lines at the next update, even if nothing more arrived.
+    clock = [1000.0]
+    monkeypatch.setattr(answer_view, "time", SimpleNamespace(monotonic=lambda: clock[0]))
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+
+    def update(view: AnswerView, job: LiveAnswer, part: str) -> None:
+        if part:
+            job.parts.append(part)
+        clock[0] += 1.0  # the next update's time
+        view.flush()
+
+    for rest, coloured in (["print(x)\n```\n\nDone.\n", True], ["", False]):
+        with user.client.content:
+            view = AnswerView()
+        job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+        view.job = job
+        update(view, job, "Intro words.\n\n```python\nx = 1\n")
+        assert "".join(shown_markdown(view.body)) == "Intro words.\n\n"  # the fence waits for the next update
+        assert not [e for e in view.body.descendants() if isinstance(e, CodeView)]
+        update(view, job, rest)
+        code = [e for e in view.body.descendants() if isinstance(e, (CodeView, HighlightedCode))]
+        assert [type(e) for e in code] == [HighlightedCode if coloured else CodeView]
+        assert "".join(shown_markdown(view.body)) == "".join(job.parts)
+        view.root.delete()

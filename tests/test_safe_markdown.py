@@ -19,7 +19,7 @@ def test_warm_up_compiles_the_common_highlighters_before_any_answer() -> None:
         "assert '_tokens' not in PythonLexer.__dict__\n"
         "warm_up()\n"
         "print(all('_tokens' in lexer.__dict__ for lexer in (PythonLexer, JavascriptLexer)))\n"
-        "print('class=\"k\">def</span>' in render_markdown('```python\\ndef f(): pass\\n```\\n'))\n"
+        "print('class=k>def</span>' in render_markdown('```python\\ndef f(): pass\\n```\\n'))\n"
     )
     assert fresh_python(code).split() == ["True", "True"]
 

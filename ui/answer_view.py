@@ -202,7 +202,7 @@ class AnswerView:
         appends = self.tail.block is not None and not isinstance(self.tail.block, LivePieces)
         if (new or self._tail_stale) and (ended or appends or now >= self._tail_due):
             self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=ended)
-            self._tail_stale = False
+            self._tail_stale = self.tail.deferred
             self._tail_due = now + self._rerender_pause()
         elif new:
             self._tail_stale = True

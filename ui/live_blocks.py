@@ -243,6 +243,8 @@ class LiveTail:
         self.block: LiveCode | LiveTable | LivePieces | None = None
         self._plain_from = -1  # where a block starts that is re-rendered whole after all
         self._not_text_from = -1  # where a block starts that is no plain paragraph or list after all
+        self._fence_from = -1  # where an open code fence starts that was not shown yet
+        self.deferred = False  # the last `show` left the open block for the next one
         self.root = ui.element("div")
         self.markdown: MarkdownText | None = None  # the open block re-rendered whole, made when one is shown
 
@@ -263,11 +265,20 @@ class LiveTail:
 
     def show(self, tail: str, start: int, *, final: bool = False) -> None:
         """Show `tail`, the open part of the answer, which starts at `start` in the answer (`final`: as it ends)."""
+        self.deferred = False
         if self.block is None and not final and not _WORD.search(tail):
             # Only a block's marker so far (`- `, `## `, `|`): alone it would show an empty or literal block.
             if self.markdown is not None:
                 self.markdown.set_markdown("")
             return
+        if self.block is None and start != self._plain_from and not final and open_fence(tail):
+            if start != self._fence_from:
+                # An open code fence is shown from the next update on: a short one is finished by then, and is
+                # sent once, with its colours, not also as the plain lines it streams as.
+                self._fence_from = start
+                self.deferred = True
+                self._show_markdown("")
+                return
         if self.block is None and start != self._plain_from:
             with self.root:
                 if fence := open_fence(tail):

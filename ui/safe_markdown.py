@@ -43,6 +43,9 @@ _TABLE_END_TAGS = re.compile(r"</t[dhr]>")
 #: Pygments' spans for names, punctuation and white space, and the empty one it starts a block with: their
 #: text has the code's own colour (`ui.styles.CODE_CSS`), so they are left out (they are half a block's HTML).
 _UNCOLOURED = re.compile(r'<span class="[npw]">([^<]*)</span>|<span></span>')
+#: The other spans' class, written without quotes (as the table cells' `class=ac`): 4 bytes less per token once
+#: in JSON.
+_QUOTED_CLASS = re.compile(r'<span class="(\w+)">')
 
 
 #: On one line: a code span, a link's address or an autolink (all kept as they are), `$$…$$` (display)
@@ -177,7 +180,7 @@ def render_fresh(text: str) -> str:
     if "<table>" in html:
         html = _TABLE_END_TAGS.sub("", _TABLE_GAPS.sub(r"\1", _CELL_ALIGN.sub(r"<\1 class=a\2>", html)))
     if '<div class="codehilite">' in html:
-        html = _UNCOLOURED.sub(r"\1", html)
+        html = _QUOTED_CLASS.sub(r"<span class=\1>", _UNCOLOURED.sub(r"\1", html))
     return html
 
 
