@@ -79,8 +79,8 @@ async def test_a_short_code_fence_gets_its_colours_once_it_closes(user: User) ->
     assert views(user, CodeView) == []
     (code,) = views(user, HighlightedCode)
     assert code.markdown == "```python\nx = 1\nprint(x)\n```\n"
-    assert '<div class="codehilite">' in code.content and '<span class=k>print</span>' not in code.content
-    assert '<span class=nb>print</span>(x)' in code.content  # a builtin's colour; punctuation has the code's
+    assert '<div class="codehilite">' in code.content and "<span class=k>print</span>" not in code.content
+    assert "<span class=nb>print</span>(x)" in code.content  # a builtin's colour; punctuation has the code's
 
 
 async def test_a_long_table_streams_in_row_groups_that_render_like_the_whole_table(

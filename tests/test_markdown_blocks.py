@@ -184,7 +184,7 @@ def test_model_html_is_shown_as_text() -> None:
     assert "<div style" not in html and "<img" not in html and "<script" not in html
     assert "&lt;div style" in html and "&lt;script&gt;" in html
     assert "javascript:" not in html
-    assert "&lt;b&gt;code&lt;/b&gt;" in html or '&lt;<span class=nt>b</span>&gt;code' in html
+    assert "&lt;b&gt;code&lt;/b&gt;" in html or "&lt;<span class=nt>b</span>&gt;code" in html
 
 
 def test_tables_render_compact_and_align_by_class() -> None:

@@ -271,14 +271,14 @@ class LiveTail:
             if self.markdown is not None:
                 self.markdown.set_markdown("")
             return
-        if self.block is None and start != self._plain_from and not final and open_fence(tail):
-            if start != self._fence_from:
-                # An open code fence is shown from the next update on: a short one is finished by then, and is
-                # sent once, with its colours, not also as the plain lines it streams as.
-                self._fence_from = start
-                self.deferred = True
-                self._show_markdown("")
-                return
+        fresh = self.block is None and start not in (self._plain_from, self._fence_from)
+        if fresh and not final and open_fence(tail):
+            # An open code fence is shown from the next update on: a short one is finished by then, and is sent
+            # once, with its colours, not also as the plain lines it streams as.
+            self._fence_from = start
+            self.deferred = True
+            self._show_markdown("")
+            return
         if self.block is None and start != self._plain_from:
             with self.root:
                 if fence := open_fence(tail):
