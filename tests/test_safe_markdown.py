@@ -32,7 +32,11 @@ def test_warm_up_compiles_the_common_highlighters_before_any_answer() -> None:
         ("Setext heading\n===\n", True),
         ("A [link](https://example.org) needs sanitizing.\n", False),
         ("<img src=x onerror=alert(1)> shown as text\n", True),
-        ("- a list\n- of items\n", False),
+        ("- a list\n- of **items**\n", True),
+        ("3. an ordered list\n4. that starts at 3\n", False),
+        ("- a list\n  - with a nested one\n", False),
+        ("- a loose list\n\n- of paragraphs\n", False),
+        ("- a [link](https://example.org)\n", False),
         ("One paragraph.\n\nTwo paragraphs.\n", False),
         ("> a quote\n", False),
         ("Math $x^2$ here.\n", False),
@@ -52,4 +56,4 @@ async def test_a_finished_paragraph_or_heading_of_plain_text_is_its_own_element(
     assert shown == (render_markdown(markdown) if markdown.strip() else "")
     assert element.markdown == markdown
     if isinstance(element, PlainBlock):  # no wrapper, no sanitizing flag: the tag itself with its HTML
-        assert element.tag in {"p", "h1", "h2"} and element.props == {"innerHTML": element.content}
+        assert element.tag in {"p", "h1", "h2", "ul"} and element.props == {"innerHTML": element.content}

@@ -255,17 +255,27 @@ class PlainMarkup(ui.element):
         self.update()
 
 
-#: A rendering that is one paragraph or heading.
-_SIMPLE_BLOCK = re.compile(r"<(p|h[1-6])>(.*)</\1>\n", re.S)
+#: A rendering that is one paragraph, heading or list (an ordered list that starts at 1).
+_SIMPLE_BLOCK = re.compile(r"<(p|h[1-6]|ul|ol)>(.*)</\1>\n", re.S)
+#: A list's items, one per line, with no attributes.
+_ITEMS = re.compile(r"\n(?:<li>(?:(?!</?li>).)*</li>\n)+", re.S)
 
 
-class PlainBlock(PlainMarkup):
-    """A finished paragraph or heading whose HTML is plain markup, as that element itself: a heading's update is
-    about 30 bytes, in `MarkdownText` about 90 (its tag, the sanitize flag and a wrapper `<div>`)."""
+class PlainBlock(ui.element):
+    """A finished paragraph, heading or list whose HTML is plain markup (see `PlainMarkup`; a list's items have no
+    attributes and hold only that), as that element itself: a heading's update is about 30 bytes, in `MarkdownText`
+    about 90 (its tag, the sanitize flag and a wrapper `<div>`)."""
 
     def __init__(self, markdown: str, tag: str, html: str) -> None:
-        super().__init__(html, tag=tag)
+        if not plain_block(tag, html):
+            raise ValueError("not plain markup")
+        super().__init__(tag)
         self.markdown = markdown
+        self._props["innerHTML"] = html
+
+    @property
+    def content(self) -> str:
+        return self._props["innerHTML"]
 
     @property
     def html(self) -> str:
@@ -273,10 +283,19 @@ class PlainBlock(PlainMarkup):
         return f"<{self.tag}>{self.content}</{self.tag}>\n"
 
 
+def plain_block(tag: str, html: str) -> bool:
+    """Whether `html` inside `<tag>` is plain markup: in a list, items of plain markup."""
+    if tag in ("ul", "ol"):
+        if not _ITEMS.fullmatch(html):
+            return False
+        html = re.sub(r"</?li>", "", html)
+    return "<p>" not in html and plain_markup(html)
+
+
 def markdown_element(markdown: str) -> MarkdownText | PlainBlock:
     """An element that shows finished Markdown (no code fence): the lightest one that can."""
     if markdown.strip():
         match = _SIMPLE_BLOCK.fullmatch(render_markdown(markdown))
-        if match and "<p>" not in match.group(2) and plain_markup(match.group(2)):
+        if match and plain_block(match.group(1), match.group(2)):
             return PlainBlock(markdown, match.group(1), match.group(2))
     return MarkdownText(markdown)
