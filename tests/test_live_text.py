@@ -18,7 +18,7 @@ from tests.support.page import answers, marked, send, serve, status_text, wait_f
 from ui import answer_view, live_text
 from ui.answer_view import AnswerView
 from ui.jobs import LiveAnswer
-from ui.live_blocks import CodeView, TableView
+from ui.live_blocks import CodeView, HighlightedCode, TableView
 from ui.live_text import PiecesView, list_html, opens_list, opens_paragraph, paragraph_html, settle_point
 from ui.safe_markdown import MarkdownText, PlainBlock, PlainMarkup, plain_markup, render_markdown
 
@@ -90,7 +90,7 @@ def shown_html(element: Element) -> str:
         return f"<{element.tag}{start}>\n{items}</{element.tag}>\n"
     if isinstance(element, MarkdownText):
         return element.content
-    if isinstance(element, PlainBlock):
+    if isinstance(element, (PlainBlock, HighlightedCode)):
         return element.html
     if isinstance(element, (CodeView, TableView)):
         return render_markdown(element.source())  # how they show their lines and rows: tests/test_live_blocks.py

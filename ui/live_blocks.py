@@ -48,8 +48,37 @@ def copy_button(code: str) -> None:
     )
 
 
-class HighlightedCode(MarkdownText):
-    """A finished code fence with syntax colours: Pygments' spans in markdown2's HTML, colours from `ui.styles`."""
+#: markdown2's rendering of a fenced block: `<code>` in `<pre>`, in Pygments' `codehilite` div when coloured.
+_FENCE_HTML = re.compile(r'(?:<div class="codehilite">\n)?<pre>(<code>.*</code>)</pre>\n(?:</div>\n)?', re.S)
+#: The tags such code holds: Pygments' spans (their class written without quotes, see `ui.safe_markdown`).
+_CODE_TAGS = re.compile(r"<span class=\w+>|</span>|</?code>")
+
+
+class HighlightedCode(ui.element):
+    """A finished code fence with syntax colours: a `<pre>` holding markdown2's `<code>` with Pygments' spans, whose
+    colours come from `ui.styles` under the block's `codehilite` class. Its HTML has no other tag (checked here;
+    the code itself is escaped text), so it needs no sanitizing in the browser and no wrapper element."""
+
+    def __init__(self, fenced: str, html: str) -> None:
+        if "<" in _CODE_TAGS.sub("", html):
+            raise ValueError("not highlighted code")
+        super().__init__("pre")
+        self.markdown = fenced
+        self._props["innerHTML"] = html
+
+    @property
+    def html(self) -> str:
+        """What the element shows with its block, as markdown2 writes it."""
+        return render_markdown(self.markdown)
+
+
+def highlighted_code(fenced: str) -> ui.element:
+    """The element of a finished, coloured code fence: `HighlightedCode`, or its sanitized rendering when markdown2
+    wrote something else (a fence that is no code block after all)."""
+    match = _FENCE_HTML.fullmatch(render_markdown(fenced))
+    if match and "<" not in _CODE_TAGS.sub("", match.group(1)):
+        return HighlightedCode(fenced, match.group(1))
+    return MarkdownText(fenced)
 
 
 class CodeView(ui.element):
@@ -74,8 +103,8 @@ class CodeView(ui.element):
 def code_block(fenced: str, code: str) -> None:
     """A finished code fence with a copy button: coloured when short, plain text when long."""
     if coloured(code.count("\n") + 1):
-        with ui.element("div").classes("relative code-block"):
-            HighlightedCode(fenced)
+        with ui.element("div").classes("relative code-block codehilite"):
+            highlighted_code(fenced)
             copy_button(code)
         return
     with CodeView(fenced.partition("\n")[0] + "\n") as view:

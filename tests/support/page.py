@@ -14,7 +14,7 @@ from nicegui.testing.user_interaction import UserInteraction
 from llm.factory import ModelRegistry
 from llm.settings import Settings
 from ui.chat_page import PageServices, register_pages
-from ui.live_blocks import CodeView, TableView
+from ui.live_blocks import CodeView, HighlightedCode, TableView
 from ui.live_text import PiecesView
 from ui.safe_markdown import MarkdownText, PlainBlock
 
@@ -42,7 +42,7 @@ def shown_markdown(element: Element) -> list[str]:
     """The Markdown the answer blocks in `element` show, in order."""
     if isinstance(element, ui.markdown):
         return [element.content]
-    if isinstance(element, (MarkdownText, PlainBlock)):
+    if isinstance(element, (MarkdownText, PlainBlock, HighlightedCode)):
         return [element.markdown]
     if isinstance(element, (CodeView, TableView, PiecesView)):
         return [element.source()]
