@@ -7,6 +7,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from nicegui import ui
 from nicegui.testing import User
 
 from llm.conversation import Message
@@ -195,3 +196,30 @@ async def test_updates_come_less_often_once_an_answer_has_streamed_a_while(
     job.message = Message("assistant", "".join(job.parts))
     view.flush()  # the end is not held back for the interval
     assert "".join(shown_markdown(view.body)) == job.message.content
+
+
+async def test_the_thinking_spinner_is_made_only_for_an_answer_that_keeps_the_reader_waiting(user: User) -> None:
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+
+    def spinner_rows(view: AnswerView) -> list[bool]:
+        """The visibility of each "Thinking…" row under the answer."""
+        rows = [e for e in view.column.descendants() if isinstance(e, ui.label) and e.text == "Thinking…"]
+        return [row.parent_slot.parent.visible for row in rows]  # type: ignore[union-attr]
+
+    for first_words_there in (True, False):
+        with user.client.content:
+            view = AnswerView()
+        job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+        if first_words_there:
+            job.parts.append("Hello ")
+        view.show_live(job)
+        assert spinner_rows(view) == ([] if first_words_there else [True])
+        order = [type(e).__name__ for e in view.column.default_slot.children]
+        assert order == (["Element", "Label", "Row"] if first_words_there else ["Element", "Row", "Label", "Row"])
+        job.parts.append("there.")
+        view.flush()
+        assert spinner_rows(view) == ([] if first_words_there else [False])
+        view.detach()
+        view.root.delete()

@@ -35,10 +35,11 @@ from ui.thinking_view import ThinkingView
 #: answer's first words (`FIRST_WORDS_CHARS`), text after a pause and the end go out at the next look instead.
 FLUSH_INTERVAL = 0.15
 #: Seconds between two page updates once an answer has streamed for `STEADY_AFTER` seconds. The reader
-#: watches an answer's first words come; later they read while it streams, and four updates a second still
-#: look continuous. Each update's own bytes (the new piece, its container's list of children, the message)
-#: came to about half a W2 answer's bytes at `FLUSH_INTERVAL` (bench `W2`).
-STEADY_FLUSH_INTERVAL = 0.25
+#: watches an answer's first words come; later they read while it streams, and three updates a second still
+#: look continuous (a fast model's update is then a line or two). Each update costs about 100 bytes of its own
+#: (its new piece, its container's list of children, the message): W2's bytes were 3.50x its text with
+#: `FLUSH_INTERVAL` throughout, 3.37x with 0.25 s after 2 s, 3.26x with 0.3 s (bench `W2`, same code).
+STEADY_FLUSH_INTERVAL = 0.3
 #: Seconds of streaming after which updates come every `STEADY_FLUSH_INTERVAL`.
 STEADY_AFTER = 2.0
 #: Characters after which new text goes out before `FLUSH_INTERVAL` is over: a fast stream is sent in small
@@ -131,6 +132,8 @@ class AnswerView:
         self._first_sent_at: float | None = None  # when the answer's first text, reasoning or step was sent
         self._unfrozen: list[ui.element] = []  # finished blocks still where they streamed, in order (`FREEZE_INTERVAL`)
         self._frozen_at = 0.0  # when finished blocks last joined the frozen ones
+        self._thinking: ui.row | None = None  # the "Thinking…" row, made the first time it is shown
+        self._thinking_label: ui.label | None = None
         with ui.row().classes("w-full no-wrap items-start gap-3 answer") as self.root:
             ui.avatar("water_drop", color="primary", text_color="white", size="md").classes("mt-1")
             with ui.column().classes("flex-grow min-w-0 gap-1") as self.column:
@@ -140,9 +143,6 @@ class AnswerView:
                 with ui.element("div").classes(body_classes).mark("answer-body") as self.body:
                     self.frozen: ui.element | None = frozen_group()
                     self.tail = LiveTail()
-                with ui.row().classes("items-center gap-2") as self.thinking:
-                    ui.spinner("dots", size="1.5em", color="primary")
-                    self.thinking_label = ui.label("Thinking…").classes("text-sm text-grey-7")
                 self.error = ui.label("").classes("text-sm text-negative answer-error").mark("answer-error")
                 self.error.set_visibility(False)
                 with ui.row().classes("w-full items-center gap-1 no-wrap") as self.footer:
@@ -212,10 +212,12 @@ class AnswerView:
             self._status_at = now  # live figures twice a second are plenty, and cost bytes per update
             self.status.set_text(job.stats.summary())
         elif job.signal is not None and job.stats.first_chunk_at is None:
-            self.thinking_label.set_text(SIGNAL_TEXT[job.signal])
+            self._show_thinking(True, SIGNAL_TEXT[job.signal])
+        if self._thinking is None and not ended and not self._chars and self.reasoning is None and not self.step_cards:
+            self._show_thinking(True)  # nothing to show yet
         if not ended and self.step_cards:  # between a tool's result and the model's next words
             last = self.step_cards[-1].step
-            self.thinking.set_visibility(last.status != "running" and self._chars == last.at)
+            self._show_thinking(last.status != "running" and self._chars == last.at)
         if ended:
             self._finish(job.message)  # type: ignore[arg-type]
         if new or thought or stepped:
@@ -231,6 +233,20 @@ class AnswerView:
         """Seconds between two updates: `FLUSH_INTERVAL` while the answer is young, then `STEADY_FLUSH_INTERVAL`."""
         young = self._first_sent_at is None or now - self._first_sent_at < STEADY_AFTER
         return FLUSH_INTERVAL if young else STEADY_FLUSH_INTERVAL
+
+    def _show_thinking(self, visible: bool, text: str = "Thinking…") -> None:
+        """Show or hide the spinner under the answer that says it is coming, with `text`. It is made the first time it
+        is shown: an answer whose first words are there when it is drawn (or a saved one) never needs it."""
+        if self._thinking is None or self._thinking_label is None:
+            if not visible:
+                return
+            with self.column, ui.row().classes("items-center gap-2") as self._thinking:
+                ui.spinner("dots", size="1.5em", color="primary")
+                self._thinking_label = ui.label(text).classes("text-sm text-grey-7")
+            self._thinking.move(self.column, target_index=self.column.default_slot.children.index(self.error))
+        elif visible:
+            self._thinking_label.set_text(text)
+        self._thinking.set_visibility(visible)
 
     def _feed(self, text: str, steps: list[Step]) -> bool:
         """Show `text` (the answer's next characters), with a card for each new step where it happened.
@@ -264,7 +280,7 @@ class AnswerView:
             self.tail = LiveTail()
         self.splitter = BlockSplitter()
         self.frozen = None
-        self.thinking.set_visibility(False)
+        self._show_thinking(False)
 
     def _update_steps(self, steps: list[Step]) -> bool:
         """Show the steps' new states on their cards; True if one changed."""
@@ -281,7 +297,7 @@ class AnswerView:
             with self.column:
                 self.reasoning = ThinkingView(expanded=expanded)
             self.reasoning.root.move(self.column, target_index=0)
-            self.thinking.set_visibility(False)  # the section says it: no spinner beside it
+            self._show_thinking(False)  # the section says it: no spinner beside it
         return self.reasoning
 
     def _flush_reasoning(self, job: LiveAnswer, *, answered: bool) -> bool:
@@ -310,7 +326,7 @@ class AnswerView:
 
     def _take_finished(self) -> None:
         if self.splitter.text:
-            self.thinking.set_visibility(False)
+            self._show_thinking(False)
         if finished := self.splitter.take_finished():
             shown, finished = self.tail.take(finished)
             if isinstance(shown, (PiecesView, MarkdownText)):
@@ -356,7 +372,7 @@ class AnswerView:
         self.message = message
         self._freeze()
         self.tail.close(self.splitter.tail)
-        self.thinking.set_visibility(False)
+        self._show_thinking(False)
         self._update_steps(message.steps)  # a step still running when the answer stopped is cut off
         if self.reasoning is not None:
             self.reasoning.thinking((message.figures or {}).get("reasoning_s"), now=False)
