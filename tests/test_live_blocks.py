@@ -16,7 +16,15 @@ from tests.support.page import answers, marked, send, serve, shown_markdown, sta
 from ui import answer_view
 from ui.answer_view import AnswerView
 from ui.jobs import LiveAnswer
-from ui.live_blocks import HIGHLIGHT_MAX_LINES, CodeView, HighlightedCode, TableView, column_widths
+from ui.live_blocks import (
+    HIGHLIGHT_MAX_LINES,
+    ROWS_PER_GROUP,
+    CodeView,
+    HighlightedCode,
+    LiveTable,
+    TableView,
+    column_widths,
+)
 from ui.safe_markdown import render_markdown
 
 CODE_LINES = 600
@@ -206,3 +214,19 @@ def test_highlighted_code_takes_no_tag_but_pygments_spans() -> None:
     for html in ('<code><img src=x onerror="alert(1)"></code>', '<code><span class=k onclick="x()">a</span></code>'):
         with pytest.raises(ValueError, match="not highlighted code"):
             HighlightedCode("```\nx\n```\n", html)
+
+
+async def test_a_burst_of_rows_goes_into_groups_of_a_screenful(user: User) -> None:
+    # The browser draws only the groups in view (ui.styles): a burst of rows is cut into groups it can skip.
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+    head = "| n | square |\n|---|---|\n"
+    with user.client.content:
+        table = LiveTable(head)
+    row_counts = lambda: [group.content.count("<tr>") for group in table.root.grid.default_slot.children[1:-1]]  # noqa: E731
+    assert table.show("".join(f"| {i} | {i * i} |\n" for i in range(50)))
+    assert row_counts() == [ROWS_PER_GROUP] * 3 + [2]  # the last one has room for the next rows
+    assert table.show("".join(f"| {i} | {i * i} |\n" for i in range(70)) + "| 70 |")
+    assert row_counts() == [ROWS_PER_GROUP] * 4 + [6]
+    assert "<td>70" in table.root.grid.default_slot.children[-1].content  # the row being written

@@ -23,7 +23,7 @@ from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
 HIGHLIGHT_MAX_LINES = 200
 #: A letter or digit: an open block without one is not shown yet.
 _WORD = re.compile(r"[^\W_]")
-#: Rows up to which a table's last group takes more rows (and is sent again); beyond, a new group starts.
+#: Rows per row group of a streamed table: the last group takes more rows (and is sent again) up to this many.
 ROWS_PER_GROUP = 16
 #: Characters of a cell that count for its column's width: a long cell wraps rather than widen its column.
 CELL_CHARS = 30
@@ -208,9 +208,10 @@ def column_widths(table: str) -> tuple[list[int], list[int]]:
 class LiveTable:
     """An open Markdown table: the header once, then row groups appended to the same grid.
 
-    The rows that complete in one flush go to the last group while it is small (it is sent again, at
-    most `ROWS_PER_GROUP` rows), else to a new group that is sent once; the row being written is in an
-    element of its own at the end.
+    The rows that complete in one flush go to the last group while it has room (it is sent again, at most
+    `ROWS_PER_GROUP` rows), the rest to new groups of at most that many rows, each sent once: the browser lays
+    out only the groups in view (`ui.styles`), so a burst of rows costs it about a screenful. The row being
+    written is in an element of its own at the end.
     """
 
     def __init__(self, head: str) -> None:
@@ -229,15 +230,18 @@ class LiveTable:
         if any("|" not in line for line in new):
             return False  # the table ended without a blank line: markdown2 renders the rest differently
         if new:
-            if self._group is None or len(self._group_rows) + len(new) > ROWS_PER_GROUP:
-                self._group = self.root.add_group("", before=self._partial)
-                self._group_rows = []
-            self._group_rows += new
             complete = rows.count("\n", 0, end)
             if self._sized_rows == 0 or self._sized_rows < ROWS_PER_GROUP <= complete:
                 self.root.fit_columns(rows[:end])  # from the first rows, then once more from a group's worth
                 self._sized_rows = complete
-            self._group.set_content(self._rows(self._group_rows))
+            while new:  # the last group while it has room, then new groups of at most ROWS_PER_GROUP rows
+                if self._group is None or len(self._group_rows) >= ROWS_PER_GROUP:
+                    self._group = self.root.add_group("", before=self._partial)
+                    self._group_rows = []
+                room = ROWS_PER_GROUP - len(self._group_rows)
+                self._group_rows += new[:room]
+                new = new[room:]
+                self._group.set_content(self._rows(self._group_rows))
             self._rows_upto = end
         partial = rows[end:]
         self.root.rows = rows
