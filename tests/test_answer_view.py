@@ -12,10 +12,9 @@ from nicegui.testing import User
 
 from llm.conversation import Message
 from llm.fake import FakeStreamingChatModel, split_words
-from tests.support.page import answers, send, serve, shown_markdown, status_text, wait_for
+from tests.support.page import answers, driven_view, send, serve, shown_markdown, status_text, wait_for
 from ui import answer_view
 from ui.answer_view import AnswerView
-from ui.jobs import LiveAnswer
 from ui.markdown_blocks import fenced_segments
 
 
@@ -175,10 +174,7 @@ async def test_updates_come_less_often_once_an_answer_has_streamed_a_while(
     serve(FakeStreamingChatModel(pieces=["unused"]))
     await user.open("/")
     assert user.client is not None
-    with user.client.content:
-        view = AnswerView()
-    job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
-    view.job = job
+    view, job = driven_view(user)
     changes: list[tuple[float, str]] = []  # when the shown text changed, and to what
     for tick in range(80):  # 4 s
         job.parts.extend(f"w{tick}.{i} " for i in range(10))
@@ -209,9 +205,7 @@ async def test_the_thinking_spinner_is_made_only_for_an_answer_that_keeps_the_re
         return [row.parent_slot.parent.visible for row in rows]  # type: ignore[union-attr]
 
     for first_words_there in (True, False):
-        with user.client.content:
-            view = AnswerView()
-        job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+        view, job = driven_view(user)
         if first_words_there:
             job.parts.append("Hello ")
         view.show_live(job)

@@ -12,7 +12,7 @@ from nicegui import ui
 from nicegui.testing import User
 
 from llm.fake import FakeStreamingChatModel, split_words
-from tests.support.page import answers, marked, send, serve, shown_markdown, status_text, wait_for
+from tests.support.page import answers, driven_view, marked, send, serve, shown_markdown, status_text, wait_for
 from ui import answer_view
 from ui.answer_view import AnswerView
 from ui.jobs import LiveAnswer
@@ -195,10 +195,7 @@ async def test_an_open_code_fence_is_shown_from_the_next_update(user: User, monk
         view.flush()
 
     for rest, coloured in (["print(x)\n```\n\nDone.\n", True], ["", False]):
-        with user.client.content:
-            view = AnswerView()
-        job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
-        view.job = job
+        view, job = driven_view(user)
         update(view, job, "Intro words.\n\n```python\nx = 1\n")
         assert "".join(shown_markdown(view.body)) == "Intro words.\n\n"  # the fence waits for the next update
         assert not [e for e in view.body.descendants() if isinstance(e, CodeView)]

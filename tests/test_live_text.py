@@ -14,10 +14,8 @@ from nicegui.testing import User
 
 from llm.conversation import Message
 from llm.fake import FakeStreamingChatModel, split_words
-from tests.support.page import answers, marked, send, serve, status_text, wait_for
+from tests.support.page import answers, driven_view, marked, send, serve, status_text, wait_for
 from ui import answer_view, live_text
-from ui.answer_view import AnswerView
-from ui.jobs import LiveAnswer
 from ui.live_blocks import CodeView, HighlightedCode, TableView
 from ui.live_text import PiecesView, list_html, opens_list, opens_paragraph, paragraph_html, settle_point
 from ui.safe_markdown import MarkdownText, PlainBlock, PlainMarkup, plain_markup, render_markdown
@@ -297,10 +295,7 @@ async def test_updates_at_random_points_render_like_the_whole_text(
     rng = random.Random(seed)
     for _ in range(10):
         cuts = [*sorted(rng.sample(range(1, len(text)), rng.randint(5, 300))), len(text)]
-        with user.client.content:
-            view = AnswerView()
-        job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
-        view.job = job
+        view, job = driven_view(user)
         start = 0
         for cut in cuts:
             job.parts.append(text[start:cut])
@@ -339,10 +334,7 @@ async def test_a_paragraph_that_ends_with_its_last_words_adds_one_piece(user: Us
     serve(FakeStreamingChatModel(pieces=["unused"]))
     await user.open("/")
     assert user.client is not None
-    with user.client.content:
-        view = AnswerView()
-    job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
-    view.job = job
+    view, job = driven_view(user)
     for part in ["First words of a paragraph ", "and its **last** words.\n\nNext"]:
         job.parts.append(part)
         view.flush()

@@ -13,7 +13,9 @@ from nicegui.testing.user_interaction import UserInteraction
 
 from llm.factory import ModelRegistry
 from llm.settings import Settings
+from ui.answer_view import AnswerView
 from ui.chat_page import PageServices, register_pages
+from ui.jobs import LiveAnswer
 from ui.live_blocks import CodeView, HighlightedCode, TableView
 from ui.live_text import PiecesView
 from ui.safe_markdown import MarkdownText, PlainBlock
@@ -106,3 +108,14 @@ def click_nth(user: User, marker: str, index: int) -> None:
     """Click the `index`-th element (in page order) marked `marker`."""
     elements = sorted(user.find(marker=marker).elements, key=lambda e: e.id)
     UserInteraction(user, {elements[index]}, None).click()
+
+
+def driven_view(user: User) -> tuple[AnswerView, LiveAnswer]:
+    """An answer view on the open page fed by a job the test fills itself: `job.parts` are the chunks so far,
+    `view.flush()` is one look (no model, no timer)."""
+    assert user.client is not None
+    with user.client.content:
+        view = AnswerView()
+    job = LiveAnswer(("user", "chat"), conversation=None)  # type: ignore[arg-type]
+    view.job = job
+    return view, job
