@@ -68,6 +68,7 @@ class RedisAnswerRelay(AnswerRelay):
         self._missing: set[Key] = set()  # answers elsewhere whose heartbeat was gone at the last check
         self._beat_at = 0.0
         self._wake = asyncio.Event()
+        self._closed = False  # the loops end at their next turn (a cancel alone can be lost, see `close`)
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
         conversations.channels[self.channel] = self._received
@@ -92,7 +93,13 @@ class RedisAnswerRelay(AnswerRelay):
         ]
 
     async def close(self) -> None:
-        """End the background work (before the connections close: see `RedisConversations.on_close`)."""
+        """End the background work (before the connections close: see `RedisConversations.on_close`).
+
+        The loops also stop at their next turn: a cancel that lands inside a Redis call can come out of it as a
+        Redis error or not at all, and one that lands as a timed wait ends can be taken for the timeout (Python
+        3.11), so a cancel alone let the writer run on after an answer ended at that instant (a hung close)."""
+        self._closed = True
+        self._wake.set()
         tasks = [*self._tasks, *self._background]
         for task in tasks:
             task.cancel()
@@ -128,7 +135,7 @@ class RedisAnswerRelay(AnswerRelay):
 
     # -- writing -----------------------------------------------------------------------------------------------
     async def _write_loop(self) -> None:
-        while True:
+        while not self._closed:
             if self._outboxes:  # the next flush, or at once when an answer starts or ends
                 # Not `asyncio.wait_for`: on Python 3.11 it drops a cancel that lands as the wait ends, and
                 # this loop would then outlive `close` (seen as a hung test when an answer ended that instant).
@@ -141,6 +148,8 @@ class RedisAnswerRelay(AnswerRelay):
             try:
                 await self._write()
             except self.conversations._errors() as exc:
+                if self._closed:
+                    return
                 for box in self._outboxes.values():
                     box.failed()
                 self.conversations.lost(exc)
@@ -258,7 +267,7 @@ class RedisAnswerRelay(AnswerRelay):
 
     # -- writers that went away --------------------------------------------------------------------------------
     async def _watch_loop(self) -> None:
-        while True:
+        while not self._closed:
             await asyncio.sleep(self.heartbeat)
             try:
                 await self._watch()
