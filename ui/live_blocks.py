@@ -75,9 +75,11 @@ class HighlightedCode(ui.element):
 def highlighted_code(fenced: str) -> ui.element:
     """The element of a finished, coloured code fence: `HighlightedCode`, or its sanitized rendering when markdown2
     wrote something else (a fence that is no code block after all)."""
-    match = _FENCE_HTML.fullmatch(render_markdown(fenced))
-    if match and "<" not in _CODE_TAGS.sub("", match.group(1)):
-        return HighlightedCode(fenced, match.group(1))
+    if match := _FENCE_HTML.fullmatch(render_markdown(fenced)):
+        try:
+            return HighlightedCode(fenced, match.group(1))
+        except ValueError:
+            pass  # another tag in it: sanitized in the browser
     return MarkdownText(fenced)
 
 
