@@ -32,8 +32,9 @@ CODE = "".join(f"def f{i}(x):\n    return x * {i}  # <b>not bold</b>\n" for i in
 FENCED = f"Here is the file:\n\n```python\n{CODE}```\n\nThat was all.\n"
 ROWS = 300
 TABLE = "| n | name | note |\n|---|:-----|-----:|\n" + "".join(
-    f"| {i} | **item {i}** | `x<{i}>` [a](javascript:alert({i})) |\n" for i in range(ROWS)
-)
+    f"| {i} | **item {i}** | `x<{i}>` {'[a](javascript:alert(1))' if i % 5 == 0 else 'plain, text'} |\n"
+    for i in range(ROWS)
+)  # most rows are written by `ui.table_rows`, every fifth (a link) by markdown2
 TABLED = f"Intro.\n\n{TABLE}\nAfter the table.\n"
 
 

@@ -17,6 +17,7 @@ from nicegui.elements.mixins.text_element import TextElement
 from ui.live_text import LiveList, LiveParagraph, LivePieces, group_for, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
 from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
+from ui.table_rows import column_aligns, row_html, rows_html, table_body
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 3× the code and would have to be sent again once the fence closes.
@@ -220,6 +221,8 @@ class LiveTable:
         self.head = head
         self._rows_upto = 0  # characters of the rows text in groups
         self._group_rows: list[str] = []  # the rows of the last group
+        self._group_html: list[str] | None = []  # their <tr> elements (None: the group is rendered whole)
+        self.aligns = column_aligns(head.splitlines()[1])
         self.root = TableView(head)
         self._group: ui.html | None = None
         self._partial = self.root.add_group("")
@@ -236,18 +239,29 @@ class LiveTable:
             if self._sized_rows == 0 or self._sized_rows < ROWS_PER_GROUP <= complete:
                 self.root.fit_columns(rows[:end])  # from the first rows, then once more from a group's worth
                 self._sized_rows = complete
+            new_html = rows_html(self.head, new)
             while new:  # the last group while it has room, then new groups of at most ROWS_PER_GROUP rows
                 if self._group is None or len(self._group_rows) >= ROWS_PER_GROUP:
                     self._group = self.root.add_group("", before=self._partial)
-                    self._group_rows = []
+                    self._group_rows, self._group_html = [], []
                 room = ROWS_PER_GROUP - len(self._group_rows)
                 self._group_rows += new[:room]
                 new = new[room:]
-                self._group.set_content(self._rows(self._group_rows))
+                if new_html is None or self._group_html is None:
+                    self._group_html = None  # rows markdown2 reads its own way: the group rendered whole
+                    self._group.set_content(self._rows(self._group_rows))
+                else:
+                    self._group_html += new_html[:room]
+                    new_html = new_html[room:]
+                    self._group.set_content(table_body(self._group_html))
             self._rows_upto = end
         partial = rows[end:]
         self.root.rows = rows
-        self._partial.set_content(self._rows([partial + "\n"]) if "|" in partial else "")
+        partial_html = row_html(partial, self.aligns) if "|" in partial else None
+        if partial_html is not None:
+            self._partial.set_content(table_body([partial_html]))
+        else:
+            self._partial.set_content(self._rows([partial + "\n"]) if "|" in partial else "")
         return True
 
     def finish(self, finished: str) -> tuple[ui.element | None, str]:
