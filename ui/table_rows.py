@@ -17,11 +17,10 @@ from ui.safe_markdown import render_fresh
 
 #: Cell text markdown2 writes as it is: no emphasis, code, link, escape, entity, tag or formula can start in it.
 _PLAIN = r"[^$&*<>\\_`\[\]|]*"
-#: A cell as it is, bold as a whole, or a code span as a whole (markdown2 escapes its `&`, `<` and `>`).
-_CELL = re.compile(
-    rf"(?P<plain>{_PLAIN})|\*\*(?P<bold>[^\s$&*<>\\_`\[\]|](?:{_PLAIN}[^\s$&*<>\\_`\[\]|])?)\*\*"
-    r"|`(?P<code>[^`|]+)`"
-)
+#: A cell as it is, bold as a whole (no space inside its stars), or a code span as a whole (markdown2 escapes
+#: its `&`, `<` and `>`).
+_EDGE = r"[^\s$&*<>\\_`\[\]|]"
+_CELL = re.compile(rf"(?P<plain>{_PLAIN})|\*\*(?P<bold>{_EDGE}(?:{_PLAIN}{_EDGE})?)\*\*|`(?P<code>[^`|]+)`")
 #: A row markdown2 reads as a row of the table above it: a bar after at most 3 spaces.
 _ROW_START = re.compile(r" {0,3}\|")
 #: markdown2's start and end of a table body (`render_fresh`: no end tags, no line breaks between rows).
