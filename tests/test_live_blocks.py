@@ -26,15 +26,16 @@ from ui.live_blocks import (
     column_widths,
 )
 from ui.safe_markdown import render_markdown
+from ui.table_rows import RowGroup
 
 CODE_LINES = 600
 CODE = "".join(f"def f{i}(x):\n    return x * {i}  # <b>not bold</b>\n" for i in range(CODE_LINES // 2))
 FENCED = f"Here is the file:\n\n```python\n{CODE}```\n\nThat was all.\n"
 ROWS = 300
 TABLE = "| n | name | note |\n|---|:-----|-----:|\n" + "".join(
-    f"| {i} | **item {i}** | `x<{i}>` {'[a](javascript:alert(1))' if i % 5 == 0 else 'plain, text'} |\n"
+    f"| {i} | **item {i}** | `x<{i}>` {'[a](javascript:alert(1))' if i % 40 == 7 else 'plain, text'} |\n"
     for i in range(ROWS)
-)  # most rows are written by `ui.table_rows`, every fifth (a link) by markdown2
+)  # most rows are written by `ui.table_rows`, a few (a link) by markdown2 and sanitized in the browser
 TABLED = f"Intro.\n\n{TABLE}\nAfter the table.\n"
 
 
@@ -105,8 +106,12 @@ async def test_a_long_table_streams_in_row_groups_that_render_like_the_whole_tab
     assert len(open_states) >= 5, "the open table did not grow on the page"
     (table,) = views(user, TableView)
     assert table.source() == TABLE
-    groups = [e.content for e in table.descendants() if isinstance(e, ui.html)]
+    group_elements = [e for e in table.descendants() if isinstance(e, (ui.html, RowGroup))]
+    groups = [e.content for e in group_elements]
     assert len(groups) > 3
+    # Groups with a link are sanitized by the browser; the others are plain table markup, not sanitized again.
+    assert {isinstance(e, ui.html) for e in group_elements if "<a " in e.content} == {True}
+    assert any(isinstance(e, RowGroup) and "<tr>" in e.content for e in group_elements)
     # The header, then the rows in groups: together exactly the rows of the whole table's rendering.
     whole = render_markdown(TABLE)
 
@@ -228,3 +233,19 @@ async def test_a_burst_of_rows_goes_into_groups_of_a_screenful(user: User) -> No
     assert table.show("".join(f"| {i} | {i * i} |\n" for i in range(70)) + "| 70 |")
     assert row_counts() == [ROWS_PER_GROUP] * 4 + [6]
     assert "<td>70" in table.root.grid.default_slot.children[-1].content  # the row being written
+
+
+async def test_a_group_that_gains_a_link_is_sanitized_from_then_on_in_its_place(user: User) -> None:
+    serve(FakeStreamingChatModel(pieces=["unused"]))
+    await user.open("/")
+    assert user.client is not None
+    with user.client.content:
+        table = LiveTable("| n | note |\n|---|---|\n")
+    groups = table.root.grid.default_slot.children
+    rows = "| 1 | plain |\n| 2 | **bold** |\n"
+    assert table.show(rows + "| 3 | [a](https://example.org) ")  # the row being written has a link
+    assert [type(group) for group in groups] == [RowGroup, RowGroup, ui.html]
+    assert table.show(rows + "| 3 | [a](https://example.org) |\n| 4 | plain |")
+    assert [type(group) for group in groups] == [RowGroup, ui.html, RowGroup]  # header, rows 1-3, row 4
+    assert groups[1].props["sanitize"] and "<td>plain" in groups[2].content
+    assert [group.content.count("<tr>") for group in groups] == [1, 3, 1]

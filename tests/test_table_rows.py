@@ -7,7 +7,7 @@ import random
 import pytest
 
 from ui.safe_markdown import render_fresh
-from ui.table_rows import column_aligns, row_html, rows_html, table_body
+from ui.table_rows import RowGroup, column_aligns, row_html, rows_html, table_body, table_markup
 
 HEADS = ["| a | b | c |\n|---|:-:|--:|\n", "| a | b |\n|:--|---|\n", "a | b\n--|--\n"]
 #: Letters, digits and punctuation with no meaning in a cell, then the characters and markup that have one.
@@ -78,3 +78,20 @@ def test_a_group_of_mixed_rows_renders_like_markdown2_renders_it_whole() -> None
 def test_rows_markdown2_does_not_read_as_rows_of_the_table_are_none() -> None:
     # The caller renders such text whole, as markdown2 sees it (here: a table, then a code block).
     assert rows_html("| a |\n|---|\n", ["| 1 |\n", "    | 2 |\n"]) is None
+
+
+@pytest.mark.parametrize(
+    ("html", "plain"),
+    [
+        ("<table>\n<thead>\n<tr><th>a<th class=ar>b</thead>\n</table>\n", True),
+        ("<table>\n<tbody>\n<tr><td class=ac><strong>a</strong><td><code>&lt;b&gt;</code></tbody>\n</table>\n", True),
+        ('<table>\n<tbody>\n<tr><td><a href="#">a</a></tbody>\n</table>\n', False),
+        ('<table>\n<tbody>\n<tr><td style="position:fixed">a</tbody>\n</table>\n', False),
+        ("<table>\n<tbody>\n<tr><td><img src=x onerror=alert(1)></tbody>\n</table>\n", False),
+    ],
+)
+def test_only_a_table_s_own_tags_and_plain_markup_skip_the_browser_s_sanitizing(html: str, plain: bool) -> None:
+    assert table_markup(html) is plain
+    if not plain:
+        with pytest.raises(ValueError, match="not table markup"):
+            RowGroup(html)

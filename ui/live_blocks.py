@@ -17,7 +17,7 @@ from nicegui.elements.mixins.text_element import TextElement
 from ui.live_text import LiveList, LiveParagraph, LivePieces, group_for, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
 from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
-from ui.table_rows import column_aligns, row_html, rows_html, table_body
+from ui.table_rows import RowGroup, column_aligns, row_html, rows_html, table_body, table_markup
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
 #: the coloured HTML is about 3× the code and would have to be sent again once the fence closes.
@@ -150,6 +150,10 @@ class LiveCode:
         return self.root, "".join(lines[close + 1 :])
 
 
+#: An element that shows a group of a table's rows.
+Group = RowGroup | ui.html
+
+
 class TableView(ui.element):
     """A table shown as row groups, each a small sanitized table of fixed layout: the groups' columns line up
     because they all take the widths the server estimated from the first rows (`column_widths`), so a group
@@ -164,15 +168,24 @@ class TableView(ui.element):
         self.widths: list[int] = []
         with self:
             self.grid = ui.element("div").classes("live-table")
-        self.add_group(_without_rows(render_fresh(head)))
+        self.show_group(None, _without_rows(render_fresh(head)))
 
-    def add_group(self, html: str, *, before: ui.element | None = None) -> ui.html:
-        """A group of rows: `html` is always markdown2's escaped rendering (the browser sanitizes it again)."""
+    def show_group(self, group: Group | None, html: str, *, before: Group | None = None) -> Group:
+        """Show `html` (markdown2's escaped rendering of rows, or ours of the same: `ui.table_rows`) in `group`, or
+        in a new group before `before` (at the end without): a `RowGroup` when it is plain table markup, else a
+        `ui.html` that the browser sanitizes. A group whose rows change kind is replaced where it is."""
+        plain = table_markup(html)
+        if group is not None and isinstance(group, RowGroup) == plain:
+            group.set_content(html)
+            return group
         with self.grid:
-            group = ui.html(html, sanitize=True)
-        if before is not None:
-            group.move(self.grid, target_index=self.grid.default_slot.children.index(before))
-        return group
+            new_group: Group = RowGroup(html) if plain else ui.html(html, sanitize=True)
+        place = group if group is not None else before
+        if place is not None:
+            new_group.move(self.grid, target_index=self.grid.default_slot.children.index(place))
+        if group is not None:
+            group.delete()
+        return new_group
 
     def fit_columns(self, rows: str) -> None:
         """Give the columns the widths of the header and `rows` (one small update, and only when they change).
@@ -224,8 +237,8 @@ class LiveTable:
         self._group_html: list[str] | None = []  # their <tr> elements (None: the group is rendered whole)
         self.aligns = column_aligns(head.splitlines()[1])
         self.root = TableView(head)
-        self._group: ui.html | None = None
-        self._partial = self.root.add_group("")
+        self._group: Group | None = None
+        self._partial: Group = self.root.show_group(None, "")
         self._sized_rows = 0  # the rows the column widths were estimated from
 
     def show(self, rows: str) -> bool:
@@ -242,26 +255,27 @@ class LiveTable:
             new_html = rows_html(self.head, new)
             while new:  # the last group while it has room, then new groups of at most ROWS_PER_GROUP rows
                 if self._group is None or len(self._group_rows) >= ROWS_PER_GROUP:
-                    self._group = self.root.add_group("", before=self._partial)
-                    self._group_rows, self._group_html = [], []
+                    self._group, self._group_rows, self._group_html = None, [], []
                 room = ROWS_PER_GROUP - len(self._group_rows)
                 self._group_rows += new[:room]
                 new = new[room:]
                 if new_html is None or self._group_html is None:
                     self._group_html = None  # rows markdown2 reads its own way: the group rendered whole
-                    self._group.set_content(self._rows(self._group_rows))
+                    html = self._rows(self._group_rows)
                 else:
                     self._group_html += new_html[:room]
                     new_html = new_html[room:]
-                    self._group.set_content(table_body(self._group_html))
+                    html = table_body(self._group_html)
+                self._group = self.root.show_group(self._group, html, before=self._partial)
             self._rows_upto = end
         partial = rows[end:]
         self.root.rows = rows
         partial_html = row_html(partial, self.aligns) if "|" in partial else None
         if partial_html is not None:
-            self._partial.set_content(table_body([partial_html]))
+            html = table_body([partial_html])
         else:
-            self._partial.set_content(self._rows([partial + "\n"]) if "|" in partial else "")
+            html = self._rows([partial + "\n"]) if "|" in partial else ""
+        self._partial = self.root.show_group(self._partial, html)
         return True
 
     def finish(self, finished: str) -> tuple[ui.element | None, str]:

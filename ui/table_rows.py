@@ -13,7 +13,9 @@ from __future__ import annotations
 import re
 from html import escape
 
-from ui.safe_markdown import render_fresh
+from nicegui import ui
+
+from ui.safe_markdown import plain_markup, render_fresh
 
 #: Cell text markdown2 writes as it is: no emphasis, code, link, escape, entity, tag or formula can start in it.
 _PLAIN = r"[^$&*<>\\_`\[\]|]*"
@@ -23,6 +25,8 @@ _EDGE = r"[^\s$&*<>\\_`\[\]|]"
 _CELL = re.compile(rf"(?P<plain>{_PLAIN})|\*\*(?P<bold>{_EDGE}(?:{_PLAIN}{_EDGE})?)\*\*|`(?P<code>[^`|]+)`")
 #: A row markdown2 reads as a row of the table above it: a bar after at most 3 spaces.
 _ROW_START = re.compile(r" {0,3}\|")
+#: The tags of a table's rows and header as `render_fresh` writes them (end tags left out, aligned cells by class).
+_TABLE_TAGS = re.compile(r"</?(?:table|thead|tbody)>|<t[rdh]>|<t[dh] class=a[lcr]>")
 #: markdown2's start and end of a table body (`render_fresh`: no end tags, no line breaks between rows).
 BODY_START, BODY_END = "<table>\n<tbody>\n", "</tbody>\n</table>\n"
 
@@ -79,3 +83,30 @@ def rows_html(head: str, rows: list[str]) -> list[str] | None:
 def table_body(rows: list[str]) -> str:
     """A table of the `<tr>` elements `rows`, as `render_fresh` writes it without its header."""
     return BODY_START + "".join(rows) + BODY_END
+
+
+def table_markup(html: str) -> bool:
+    """Whether `html` holds only a table's own tags (no attribute but an alignment class) and plain markup."""
+    return plain_markup(_TABLE_TAGS.sub("", html))
+
+
+class RowGroup(ui.element):
+    """A group of a table's rows (or its header) whose HTML is `table_markup` (checked here), as the group's own
+    `<div>`: no sanitizing in the browser and no component, which a group in `ui.html` has. Rows with a link or
+    other markup go to `ui.html(sanitize=True)` (see `ui.live_blocks.TableView.show_group`)."""
+
+    def __init__(self, html: str) -> None:
+        if not table_markup(html):
+            raise ValueError("not table markup")
+        super().__init__("div")
+        self._props["innerHTML"] = html
+
+    @property
+    def content(self) -> str:
+        return self._props["innerHTML"]
+
+    def set_content(self, html: str) -> None:
+        if not table_markup(html):
+            raise ValueError("not table markup")
+        self._props["innerHTML"] = html
+        self.update()
