@@ -18,7 +18,7 @@ from tests.support.page import answers, driven_view, marked, send, serve, status
 from ui import answer_view, live_text
 from ui.live_blocks import CodeView, HighlightedCode, TableView
 from ui.live_text import PiecesView, list_html, opens_list, opens_paragraph, paragraph_html, settle_point
-from ui.safe_markdown import MarkdownText, PlainBlock, PlainMarkup, plain_markup, render_markdown
+from ui.safe_markdown import MarkdownText, PlainBlock, PlainBlocks, PlainMarkup, plain_markup, render_markdown
 
 #: Paragraphs and lists of every kind next to what they may turn into.
 TEXT = """\
@@ -86,7 +86,7 @@ def shown_html(element: Element) -> str:
         start = f' start="{element.props["start"]}"' if "start" in element.props else ""
         items = "".join(f"<li>{piece}</li>\n" for piece in pieces)
         return f"<{element.tag}{start}>\n{items}</{element.tag}>\n"
-    if isinstance(element, MarkdownText):
+    if isinstance(element, (MarkdownText, PlainBlocks)):
         return element.content
     if isinstance(element, (PlainBlock, HighlightedCode)):
         return element.html

@@ -18,7 +18,7 @@ from ui.chat_page import PageServices, register_pages
 from ui.jobs import LiveAnswer
 from ui.live_blocks import CodeView, HighlightedCode, TableView
 from ui.live_text import PiecesView
-from ui.safe_markdown import MarkdownText, PlainBlock
+from ui.safe_markdown import MarkdownText, PlainBlock, PlainBlocks
 
 
 def serve(model: BaseChatModel | None = None, **options: object) -> PageServices:
@@ -44,7 +44,7 @@ def shown_markdown(element: Element) -> list[str]:
     """The Markdown the answer blocks in `element` show, in order."""
     if isinstance(element, ui.markdown):
         return [element.content]
-    if isinstance(element, (MarkdownText, PlainBlock, HighlightedCode)):
+    if isinstance(element, (MarkdownText, PlainBlock, PlainBlocks, HighlightedCode)):
         return [element.markdown]
     if isinstance(element, (CodeView, TableView, PiecesView)):
         return [element.source()]
