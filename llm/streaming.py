@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -215,6 +215,7 @@ async def stream_parts(
     options: Mapping[str, Any] | None = None,
     context: ContextWindow | None = None,
     on_signal: Callable[[Signal], None] | None = None,
+    on_complete: Callable[[], Awaitable[None]] | None = None,
     where: str = "the model provider",
 ) -> AsyncIterator[Part]:
     """Yield the answer's parts (reasoning, answer text, tool steps) as they are produced, with figures in `stats`.
@@ -225,6 +226,8 @@ async def stream_parts(
     `options` go to a chat model's call (e.g. `temperature`, `max_tokens`); a runnable sets its own. With a
     `context` window, the oldest turns are left out until the conversation fits (counted in
     `stats.dropped_messages`). A model's signals (loading, waiting) set `stats.status` and call `on_signal`.
+    A chat model's answer is complete at its last chunk (`chunk_position="last"`), before LangChain joins all the
+    chunks for its callbacks (about 20 ms at 5,000 chunks): the text is yielded and `on_complete` awaited then.
     Provider failures are raised as `RivuletError` with a human message (`where` names the provider in it).
     Closing or cancelling the consumer closes the provider stream at once.
     """
@@ -234,7 +237,9 @@ async def stream_parts(
         if context is not None and not surely_fits(messages, context):
             # Counting may start the local engine and calls its tokenizer: off the event loop.
             messages, stats.dropped_messages = await asyncio.to_thread(fit_messages, messages, context)
-        if isinstance(model, BaseChatModel):
+        # A runnable's model messages each end with a last chunk; only a chat model's ends the answer.
+        ends_answer = isinstance(model, BaseChatModel)
+        if ends_answer:
             stream: AsyncIterator[Any] = model.astream(messages, **dict(options or {}))
         else:
             stream = stream_runnable(model, messages)
@@ -291,6 +296,11 @@ async def stream_parts(
                     stats.output_tokens = (stats.output_tokens or 0) + usage["output_tokens"]
                 for part in record(splitter.feed(chunk)):
                     yield part
+                if ends_answer and getattr(chunk, "chunk_position", None) == "last":
+                    for part in record(splitter.close()):
+                        yield part
+                    if on_complete is not None:
+                        await on_complete()
         for part in record(splitter.close()):  # what it held back: a dangling partial tag, an unclosed block
             yield part
     except RivuletError as exc:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from langchain_core.callbacks import AsyncCallbackHandler
+from langchain_core.outputs import LLMResult
 from nicegui import ui
 from nicegui.testing import User
 
@@ -123,6 +127,39 @@ async def test_the_end_is_shown_when_the_answer_ends_not_at_the_next_look(
     await user.open("/")
     send(user, "go")
     await wait_for(lambda: "20 chunks" in status_text(user), limit=5)
+    assert answers(user) == ["".join(pieces)]
+
+
+class HeldEnd(AsyncCallbackHandler):
+    """Holds LangChain's end-of-stream callback (which runs after it joined all the chunks) until released."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.reached = False
+
+    async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        self.reached = True
+        await self.release.wait()
+
+
+async def test_the_whole_text_is_shown_once_the_model_is_done_before_langchain_s_own_end(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After the first words the view sends at most every 30 s: the end goes out all the same, while LangChain
+    # still works on the finished stream (its callbacks, and joining all the chunks first).
+    monkeypatch.setattr(answer_view, "FLUSH_INTERVAL", 30.0)
+    monkeypatch.setattr(answer_view, "STEADY_FLUSH_INTERVAL", 30.0)
+    held = HeldEnd()
+    pieces = [f"word{i} " for i in range(answer_view.FIRST_WORDS_CHARS // 2)]  # the first words, then more
+    serve(FakeStreamingChatModel(pieces=pieces, rate=100, callbacks=[held]))
+    await user.open("/")
+    send(user, "go")
+    await wait_for(lambda: held.reached, limit=5)
+    assert answers(user) == ["".join(pieces)]
+    button = next(iter(user.find(marker="send").elements))
+    assert button.text == "Stop"  # the answer has not ended yet
+    held.release.set()
+    await wait_for(lambda: button.text == "Send", limit=5)
     assert answers(user) == ["".join(pieces)]
 
 

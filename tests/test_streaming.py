@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 import pytest
+from langchain_core.callbacks import AsyncCallbackHandler
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.outputs import LLMResult
+from langchain_core.runnables import RunnableLambda
 
 from llm.conversation import Message
 from llm.errors import ProviderError
 from llm.factory import make_model
 from llm.fake import FakeStreamingChatModel
 from llm.settings import Settings
-from llm.streaming import AnswerStats, build_messages, stream_answer
+from llm.streaming import AnswerStats, build_messages, stream_answer, stream_parts
 from tests.support.fake_openai import ANSWER, FAILURES, FakeOpenAIServer, words
 from tests.support.page import wait_for
 from tests.support.servers import fresh_python
@@ -50,6 +54,41 @@ async def test_breaking_out_marks_the_answer_stopped() -> None:
             if stats.chunks == 3:
                 break
     assert stats.status == "stopped" and stats.chunks == 3
+
+
+class EndLog(AsyncCallbackHandler):
+    """Notes when LangChain's end-of-stream callback runs (after it joined all the chunks)."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        self.log.append("langchain's end")
+
+
+async def test_the_answer_is_complete_at_the_model_s_last_chunk_before_langchain_s_end() -> None:
+    log: list[str] = []
+
+    async def complete() -> None:
+        log.append("complete")
+
+    model = FakeStreamingChatModel(pieces=["Hello ", "<think", "-less world"], rate=0, callbacks=[EndLog(log)])
+    async for part in stream_parts(model, "hi", on_complete=complete):
+        log.append(part.text)
+    # The held-back "<think" (it may start a tag) comes out with the rest before `on_complete`.
+    assert "".join(log[:-2]) == "Hello <think-less world" and log[-2:] == ["complete", "langchain's end"]
+
+
+async def test_a_runnable_s_model_messages_do_not_complete_the_answer() -> None:
+    # An agent's first model message may be followed by tool calls and a second one: only the end ends it.
+    log: list[str] = []
+
+    async def complete() -> None:
+        log.append("complete")
+
+    chain = RunnableLambda(lambda state: state["messages"]) | FakeStreamingChatModel(pieces=["one ", "two"], rate=0)
+    assert [part.text async for part in stream_parts(chain, "hi", on_complete=complete)] == ["one ", "two"]
+    assert log == []
 
 
 def _model(server: FakeOpenAIServer, name: str, **options: float) -> object:

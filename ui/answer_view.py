@@ -187,11 +187,12 @@ class AnswerView:
         if job is None:
             return
         ended = job.message is not None  # then every part is in
+        complete = ended or job.complete  # no more text comes: what is here is shown now
         now = time.monotonic()
         new = job.parts[self._seen :]
         # The tick nearest the interval after the last update sends the next (the ticks drift a little).
         recent = now - self._sent_at < self._flush_interval(now) - TICK_INTERVAL / 2
-        if recent and not ended and self._chars >= FIRST_WORDS_CHARS and sum(map(len, new)) < FLUSH_CHARS:
+        if recent and not complete and self._chars >= FIRST_WORDS_CHARS and sum(map(len, new)) < FLUSH_CHARS:
             return  # coalesce: the last update is recent and this one would be small
         thought = self._flush_reasoning(job, answered=bool(new) or self._seen > 0)
         steps = job.steps
@@ -200,8 +201,8 @@ class AnswerView:
             self._seen += len(new)
             stepped = self._feed("".join(new), steps) or stepped
         appends = self.tail.block is not None and not isinstance(self.tail.block, LivePieces)
-        if (new or self._tail_stale) and (ended or appends or now >= self._tail_due):
-            self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=ended)
+        if (new or self._tail_stale) and (complete or appends or now >= self._tail_due):
+            self.tail.show(self.splitter.tail, self.splitter.frozen_upto, final=complete)
             self._tail_stale = self.tail.deferred
             self._tail_due = now + self._rerender_pause()
         elif new:
