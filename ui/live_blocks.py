@@ -16,7 +16,7 @@ from nicegui.elements.mixins.text_element import TextElement
 
 from ui.live_text import LiveList, LiveParagraph, LivePieces, group_for, list_html, opens_list, opens_paragraph
 from ui.markdown_blocks import fenced_segments, open_fence, open_table
-from ui.safe_markdown import MarkdownText, render_fresh, render_markdown
+from ui.safe_markdown import CheckedHtml, MarkdownText, render_fresh, render_markdown
 from ui.table_rows import RowGroup, column_aligns, row_html, rows_html, table_body, table_markup
 
 #: Finished code blocks up to this many lines get syntax colours; longer ones stay plain, because
@@ -55,17 +55,20 @@ _FENCE_HTML = re.compile(r'(?:<div class="codehilite">\n)?<pre>(<code>.*</code>)
 _CODE_TAGS = re.compile(r"<span class=\w+>|</span>|</?code>")
 
 
-class HighlightedCode(ui.element):
+class HighlightedCode(CheckedHtml):
     """A finished code fence with syntax colours: a `<pre>` holding markdown2's `<code>` with Pygments' spans, whose
-    colours come from `ui.styles` under the block's `codehilite` class. Its HTML has no other tag (checked here;
-    the code itself is escaped text), so it needs no sanitizing in the browser and no wrapper element."""
+    colours come from `ui.styles` under the block's `codehilite` class. Its HTML has no other tag (the code itself
+    is escaped text), so it needs no wrapper element either."""
+
+    kind = "highlighted code"
 
     def __init__(self, fenced: str, html: str) -> None:
-        if "<" in _CODE_TAGS.sub("", html):
-            raise ValueError("not highlighted code")
-        super().__init__("pre")
+        super().__init__(html, tag="pre")
         self.markdown = fenced
-        self._props["innerHTML"] = html
+
+    @classmethod
+    def allows(cls, html: str, tag: str) -> bool:
+        return "<" not in _CODE_TAGS.sub("", html)
 
     @property
     def html(self) -> str:

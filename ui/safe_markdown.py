@@ -231,28 +231,44 @@ class MarkdownText(ui.html):
             self.set_content(html)
 
 
-class PlainMarkup(ui.element):
-    """HTML made only of attribute-free emphasis and code tags (checked here), in an element with no other props.
+class CheckedHtml(ui.element):
+    """HTML as an element's own `innerHTML`, checked here to hold only harmless tags (`allows`): the browser neither
+    sanitizes it nor makes a component for it, as it does for `ui.html`, and its updates carry only the HTML.
+    Anything that fails the check goes to `ui.html(sanitize=True)`."""
 
-    Such HTML needs no sanitizing in the browser (anything else goes to `ui.html(sanitize=True)`), so its
-    updates carry only the HTML: a streamed paragraph has one of these for each piece with bold words.
-    """
+    #: What the HTML must be (for the error when it is not).
+    kind = "plain markup"
 
-    def __init__(self, html: str, *, tag: str = "span") -> None:
-        if not plain_markup(html):
-            raise ValueError("not plain markup")
+    def __init__(self, html: str, *, tag: str) -> None:
+        self._check(html, tag)
         super().__init__(tag)
         self._props["innerHTML"] = html
+
+    @classmethod
+    def allows(cls, html: str, tag: str) -> bool:
+        """Whether `html` inside `<tag>` may go to the page unsanitized: here, plain markup."""
+        return plain_markup(html)
+
+    def _check(self, html: str, tag: str) -> None:
+        if not self.allows(html, tag):
+            raise ValueError(f"not {self.kind}")
 
     @property
     def content(self) -> str:
         return self._props["innerHTML"]
 
     def set_content(self, html: str) -> None:
-        if not plain_markup(html):
-            raise ValueError("not plain markup")
+        self._check(html, self.tag)
         self._props["innerHTML"] = html
         self.update()
+
+
+class PlainMarkup(CheckedHtml):
+    """HTML made only of attribute-free emphasis and code tags: a streamed paragraph has one of these for each piece
+    with bold words."""
+
+    def __init__(self, html: str, *, tag: str = "span") -> None:
+        super().__init__(html, tag=tag)
 
 
 #: A rendering that is one paragraph, heading or list (an ordered list that starts at 1).
@@ -261,21 +277,18 @@ _SIMPLE_BLOCK = re.compile(r"<(p|h[1-6]|ul|ol)>(.*)</\1>\n", re.S)
 _ITEMS = re.compile(r"\n(?:<li>(?:(?!</?li>).)*</li>\n)+", re.S)
 
 
-class PlainBlock(ui.element):
-    """A finished paragraph, heading or list whose HTML is plain markup (see `PlainMarkup`; a list's items have no
-    attributes and hold only that), as that element itself: a heading's update is about 30 bytes, in `MarkdownText`
-    about 90 (its tag, the sanitize flag and a wrapper `<div>`)."""
+class PlainBlock(CheckedHtml):
+    """A finished paragraph, heading or list whose HTML is plain markup (a list's items have no attributes and hold
+    only that), as that element itself: a heading's update is about 30 bytes, in `MarkdownText` about 90 (its tag,
+    the sanitize flag and a wrapper `<div>`)."""
 
     def __init__(self, markdown: str, tag: str, html: str) -> None:
-        if not plain_block(tag, html):
-            raise ValueError("not plain markup")
-        super().__init__(tag)
+        super().__init__(html, tag=tag)
         self.markdown = markdown
-        self._props["innerHTML"] = html
 
-    @property
-    def content(self) -> str:
-        return self._props["innerHTML"]
+    @classmethod
+    def allows(cls, html: str, tag: str) -> bool:
+        return plain_block(tag, html)
 
     @property
     def html(self) -> str:
@@ -302,21 +315,19 @@ def plain_blocks(html: str) -> bool:
     return plain_markup(_PLAIN_BLOCK_TAGS.sub("", html))
 
 
-class PlainBlocks(ui.element):
-    """Finished blocks whose HTML is `plain_blocks` (checked here), in a `<div>` of their own: the browser neither
-    sanitizes them nor makes a component for them, as it does for `MarkdownText` (which also sends about 40 bytes
-    more per element)."""
+class PlainBlocks(CheckedHtml):
+    """Finished blocks whose HTML is `plain_blocks`, in a `<div>` of their own (`MarkdownText` would be sanitized in
+    the browser, and sends about 40 bytes more per element)."""
+
+    kind = "plain blocks"
 
     def __init__(self, markdown: str, html: str) -> None:
-        if not plain_blocks(html):
-            raise ValueError("not plain blocks")
-        super().__init__("div")
+        super().__init__(html, tag="div")
         self.markdown = markdown
-        self._props["innerHTML"] = html
 
-    @property
-    def content(self) -> str:
-        return self._props["innerHTML"]
+    @classmethod
+    def allows(cls, html: str, tag: str) -> bool:
+        return plain_blocks(html)
 
 
 def markdown_element(markdown: str) -> MarkdownText | PlainBlock | PlainBlocks:

@@ -13,9 +13,7 @@ from __future__ import annotations
 import re
 from html import escape
 
-from nicegui import ui
-
-from ui.safe_markdown import plain_markup, render_fresh
+from ui.safe_markdown import CheckedHtml, plain_markup, render_fresh
 
 #: Cell text markdown2 writes as it is: no emphasis, code, link, escape, entity, tag or formula can start in it.
 _PLAIN = r"[^$&*<>\\_`\[\]|]*"
@@ -90,23 +88,15 @@ def table_markup(html: str) -> bool:
     return plain_markup(_TABLE_TAGS.sub("", html))
 
 
-class RowGroup(ui.element):
-    """A group of a table's rows (or its header) whose HTML is `table_markup` (checked here), as the group's own
-    `<div>`: no sanitizing in the browser and no component, which a group in `ui.html` has. Rows with a link or
-    other markup go to `ui.html(sanitize=True)` (see `ui.live_blocks.TableView.show_group`)."""
+class RowGroup(CheckedHtml):
+    """A group of a table's rows (or its header) whose HTML is `table_markup`, as the group's own `<div>`. Rows with
+    a link or other markup go to `ui.html(sanitize=True)` (see `ui.live_blocks.TableView.show_group`)."""
+
+    kind = "table markup"
 
     def __init__(self, html: str) -> None:
-        if not table_markup(html):
-            raise ValueError("not table markup")
-        super().__init__("div")
-        self._props["innerHTML"] = html
+        super().__init__(html, tag="div")
 
-    @property
-    def content(self) -> str:
-        return self._props["innerHTML"]
-
-    def set_content(self, html: str) -> None:
-        if not table_markup(html):
-            raise ValueError("not table markup")
-        self._props["innerHTML"] = html
-        self.update()
+    @classmethod
+    def allows(cls, html: str, tag: str) -> bool:
+        return table_markup(html)
