@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from ui.remote_answer import RemoteAnswer
 
 log = logging.getLogger("rivulet.jobs")
-#: The error of a tool call that was still running when its answer was stopped.
 #: Seconds an answer whose text is complete waits for the pages to send it (see `AnswerJob._completed`).
 SEND_PAUSE = 0.002
+#: The error of a tool call that was still running when its answer was stopped.
 STEP_CUT = "Stopped before it finished."
 #: The error of a tool call that was still running when its answer ended otherwise (a failure).
 STEP_UNFINISHED = "It did not finish."

@@ -158,10 +158,10 @@ Group = RowGroup | ui.html
 
 
 class TableView(ui.element):
-    """A table shown as row groups, each a small sanitized table of fixed layout: the groups' columns line up
-    because they all take the widths the server estimated from the first rows (`column_widths`), so a group
-    that joins lays out only itself. (One table of all the rows was laid out whole at each update: 120-140 ms
-    of the browser's time per update near 1,000 rows.)"""
+    """A table shown as row groups, each a small table of fixed layout (checked on the server, or sanitized in the
+    browser): the groups' columns line up because they all take the widths the server estimated from the first rows
+    (`column_widths`), so a group that joins lays out only itself. (One table of all the rows was laid out whole at
+    each update: 120-140 ms of the browser's time per update near 1,000 rows.)"""
 
     def __init__(self, head: str) -> None:
         super().__init__("div")
@@ -273,11 +273,12 @@ class LiveTable:
             self._rows_upto = end
         partial = rows[end:]
         self.root.rows = rows
-        partial_html = row_html(partial, self.aligns) if "|" in partial else None
-        if partial_html is not None:
+        if "|" not in partial:
+            html = ""
+        elif (partial_html := row_html(partial, self.aligns)) is not None:
             html = table_body([partial_html])
         else:
-            html = self._rows([partial + "\n"]) if "|" in partial else ""
+            html = self._rows([partial + "\n"])
         self._partial = self.root.show_group(self._partial, html)
         return True
 
