@@ -238,7 +238,6 @@ class LiveTable:
         self._rows_upto = 0  # characters of the rows text in groups
         self._group_rows: list[str] = []  # the rows of the last group
         self._group_html: list[str] | None = []  # their <tr> elements (None: the group is rendered whole)
-        self.aligns = column_aligns(head.splitlines()[1])
         self.root = TableView(head)
         self._group: Group | None = None
         self._partial: Group = self.root.show_group(None, "")
@@ -275,7 +274,7 @@ class LiveTable:
         self.root.rows = rows
         if "|" not in partial:
             html = ""
-        elif (partial_html := row_html(partial, self.aligns)) is not None:
+        elif (partial_html := row_html(partial, column_aligns(self.head))) is not None:
             html = table_body([partial_html])
         else:
             html = self._rows([partial + "\n"])

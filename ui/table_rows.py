@@ -11,6 +11,7 @@ rows. A group of rows is shown by a `RowGroup` when its HTML is only table tags 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from html import escape
 
 from ui.safe_markdown import CheckedHtml, plain_markup, render_fresh
@@ -29,17 +30,19 @@ _TABLE_TAGS = re.compile(r"</?(?:table|thead|tbody)>|<t[rdh]>|<t[dh] class=a[lcr
 BODY_START, BODY_END = "<table>\n<tbody>\n", "</tbody>\n</table>\n"
 
 
-def column_aligns(delimiter_row: str) -> list[str]:
-    """The cell tag's attribute for each column of a table's `delimiter_row` (`|:--|--:|`): ' class=al', '' ..."""
-    cells = delimiter_row.strip().removeprefix("|").removesuffix("|").split("|")
+@lru_cache(maxsize=64)
+def column_aligns(head: str) -> tuple[str, ...]:
+    """The cell tag's attribute for each column of a table whose header and delimiter row (`|:--|--:|`) are `head`:
+    ' class=al', '' ... (a streamed table asks at every update)."""
+    cells = head.splitlines()[1].strip().removeprefix("|").removesuffix("|").split("|")
     aligns = []
     for cell in (cell.strip() for cell in cells):
         left, right = cell.startswith(":"), cell.endswith(":")
         aligns.append(" class=ac" if left and right else " class=al" if left else " class=ar" if right else "")
-    return aligns
+    return tuple(aligns)
 
 
-def row_html(row: str, aligns: list[str]) -> str | None:
+def row_html(row: str, aligns: tuple[str, ...]) -> str | None:
     """The `<tr>` of a table row that starts with a bar and whose cells are all plain, bold or code (None else)."""
     line = row.strip()
     if not _ROW_START.match(row) or "`|" in line or "\\" in line:
@@ -63,7 +66,7 @@ def row_html(row: str, aligns: list[str]) -> str | None:
 def rows_html(head: str, rows: list[str]) -> list[str] | None:
     """The `<tr>` of each of `rows` (lines of the table whose header and delimiter row are `head`), or None when
     markdown2 does not read them all as rows of that table (the caller then renders the text whole)."""
-    aligns = column_aligns(head.splitlines()[1])
+    aligns = column_aligns(head)
     html = [row_html(row, aligns) for row in rows]
     others = [row for row, row_tr in zip(rows, html, strict=True) if row_tr is None]
     if not others:
